@@ -1,0 +1,466 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/soup-rpc/soup-rpc/go/internal/certinfo"
+	"github.com/soup-rpc/soup-rpc/go/internal/client"
+	"github.com/soup-rpc/soup-rpc/go/internal/testpki"
+)
+
+// schemaPath is proto/peer-report.schema.json, relative to this package.
+const schemaPath = "../../../proto/peer-report.schema.json"
+
+var (
+	binDir string // holds the soup-go built for these tests
+	bin    string
+	schema *jsonschema.Schema
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	var err error
+	binDir, err = os.MkdirTemp("", "soup-go-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	bin = filepath.Join(binDir, "soup-go")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building soup-go:", err)
+		return 1
+	}
+	schema, err = jsonschema.NewCompiler().Compile(schemaPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compiling the report schema:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+type result struct {
+	exit   int
+	stdout []byte
+	stderr []byte
+	report map[string]any
+}
+
+// runClient runs `soup-go client ARGS -- SERVER...`, waits for it, checks
+// that it printed exactly one schema-valid report and that no process it
+// started is still alive.
+func runClient(t *testing.T, args []string, server ...string) result {
+	t.Helper()
+	full := append([]string{"client"}, args...)
+	full = append(full, "--")
+	full = append(full, server...)
+	cmd := exec.Command(bin, full...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	// A private TMPDIR: go-plugin's RunnerFunc socket dir (and the plugin's
+	// socket) land there, so the test can check nothing is left behind.
+	tmp := t.TempDir()
+	cmd.Env = append(scrubbedEnv(), "SOUP_GO_LOG=debug", "TMPDIR="+tmp)
+	timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+	err := cmd.Run()
+	timer.Stop()
+	res := result{stdout: out.Bytes(), stderr: errb.Bytes()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.exit = ee.ExitCode()
+	default:
+		t.Fatalf("running client: %v", err)
+	}
+	assertNoLeftovers(t)
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	if res.exit == 2 {
+		return res
+	}
+	if n := bytes.Count(res.stdout, []byte("\n")); n != 1 {
+		t.Fatalf("stdout has %d lines, want exactly one report:\n%s\nstderr:\n%s", n, res.stdout, res.stderr)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(res.stdout))
+	if err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, res.stdout)
+	}
+	if err := schema.Validate(inst); err != nil {
+		t.Fatalf("report does not validate against %s: %v\n%s", schemaPath, err, res.stdout)
+	}
+	if err := json.Unmarshal(res.stdout, &res.report); err != nil {
+		t.Fatal(err)
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("client stderr:\n%s", res.stderr)
+	}
+	return res
+}
+
+// scrubbedEnv drops PLUGIN_* variables the test process may have inherited.
+func scrubbedEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PLUGIN_") && !strings.HasPrefix(kv, "BASIC_PLUGIN=") && !strings.HasPrefix(kv, "TMPDIR=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// assertNoLeftovers fails when any process runs the test binary.
+func assertNoLeftovers(t *testing.T) {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return // not Linux
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if bytes.HasPrefix(cmdline, []byte(bin+"\x00")) || bytes.Contains(cmdline, []byte(binDir)) {
+			stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			if strings.Contains(string(stat), ") Z ") {
+				t.Errorf("zombie left behind: pid %d", pid)
+				continue
+			}
+			t.Errorf("process left behind: pid %d %q", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+			}
+		}
+	}
+}
+
+func get(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+var wantSteps = []string{
+	"put-ascii", "get-ascii", "put-binary", "get-binary", "put-empty", "get-empty",
+	"put-1mib", "get-1mib", "put-unicode-key", "get-unicode-key", "put-overwrite-1",
+	"put-overwrite-2", "get-overwrite", "put-handshake-probe", "get-handshake-probe", "get-missing",
+}
+
+// assertSuccess checks a report of a run that must fully pass.
+func assertSuccess(t *testing.T, res result, tlsMode string) {
+	t.Helper()
+	r := res.report
+	if res.exit != 0 || r["ok"] != true || r["error"] != nil {
+		t.Fatalf("exit %d, ok %v, error %v\n%s\nstderr:\n%s", res.exit, r["ok"], r["error"], res.stdout, res.stderr)
+	}
+	steps, _ := r["steps"].([]any)
+	if len(steps) != len(wantSteps) {
+		t.Fatalf("%d steps, want %d", len(steps), len(wantSteps))
+	}
+	for i, s := range steps {
+		st := s.(map[string]any)
+		if st["step"] != wantSteps[i] || st["ok"] != true {
+			t.Errorf("step %d = %v", i, st)
+		}
+	}
+	missing := steps[len(steps)-1].(map[string]any)
+	if missing["status"] != "NOT_FOUND" || !strings.Contains(missing["message"].(string), "missing-key") {
+		t.Errorf("get-missing = %v", missing)
+	}
+	big := steps[7].(map[string]any)
+	if big["value_len"] != float64(1<<20) || big["value_sha256"] != certinfo.SHA256Hex(client.OneMiB()) {
+		t.Errorf("get-1mib = %v", big)
+	}
+	if exit := get(r, "plugin_exit"); fmt.Sprint(exit) != "map[code:0 how:exited signal:<nil>]" {
+		t.Errorf("plugin_exit = %v", exit)
+	}
+	line, _ := get(r, "observed", "handshake_line").(string)
+	parts := strings.Split(line, "|")
+	if len(parts) != 6 || parts[0] != "1" || parts[1] != "1" || parts[2] != "unix" || parts[4] != "grpc" {
+		t.Errorf("handshake line %q", line)
+	}
+	if get(r, "observed", "network") != "unix" {
+		t.Errorf("network = %v", get(r, "observed", "network"))
+	}
+	if get(r, "observed", "server_saw", "server_language") != "go" || get(r, "observed", "server_saw", "tls_mode") != tlsMode {
+		t.Errorf("server_saw = %v", get(r, "observed", "server_saw"))
+	}
+	for _, k := range []string{"spawn_to_handshake_ms", "handshake_to_first_rpc_ms"} {
+		if v, ok := get(r, "timings", k).(float64); !ok || v <= 0 {
+			t.Errorf("timings.%s = %v", k, get(r, "timings", k))
+		}
+	}
+	if tlsMode == "off" {
+		return
+	}
+	// The certificate the server saw is the one this client presented.
+	if got, want := get(r, "observed", "server_saw", "peer_certificate", "sha256"), get(r, "observed", "client_certificate", "sha256"); got == nil || got != want {
+		t.Errorf("server saw certificate %v, client presented %v", got, want)
+	}
+	if get(r, "observed", "tls", "version") != "TLSv1.3" {
+		t.Errorf("tls = %v", get(r, "observed", "tls"))
+	}
+	if cs, _ := get(r, "observed", "tls", "cipher_suite").(string); !strings.HasPrefix(cs, "TLS_") {
+		t.Errorf("cipher suite %q", cs)
+	}
+}
+
+func TestOff(t *testing.T) {
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix"},
+		bin, "server", "--tls", "off", "--store", t.TempDir())
+	assertSuccess(t, res, "off")
+	r := res.report
+	for _, k := range []string{"tls", "server_certificate", "client_certificate"} {
+		if get(r, "observed", k) != nil {
+			t.Errorf("observed.%s = %v, want null", k, get(r, "observed", k))
+		}
+	}
+	if get(r, "observed", "server_saw", "peer_certificate") != nil {
+		t.Error("plaintext server saw a certificate")
+	}
+	if line := get(r, "observed", "handshake_line").(string); !strings.HasSuffix(line, "|grpc|") {
+		t.Errorf("plaintext handshake carries a certificate: %q", line)
+	}
+}
+
+func TestAutoP521(t *testing.T) {
+	res := runClient(t, []string{"--tls", "auto", "--key", "ec-p521", "--transport", "unix"},
+		bin, "server", "--tls", "auto", "--key", "match", "--store", t.TempDir())
+	assertSuccess(t, res, "auto")
+	r := res.report
+	for _, side := range []string{"server_certificate", "client_certificate"} {
+		if get(r, "observed", side, "key_type") != "ec-p521" || get(r, "observed", side, "signature_algorithm") != "ecdsa-with-SHA512" {
+			t.Errorf("%s = %v", side, get(r, "observed", side))
+		}
+	}
+	// Field 6 of the handshake is the certificate the server presented in TLS.
+	line := get(r, "observed", "handshake_line").(string)
+	der, err := decodeField6(strings.Split(line, "|")[5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if certinfo.SHA256Hex(der) != get(r, "observed", "server_certificate", "sha256") {
+		t.Error("handshake certificate differs from the TLS server certificate")
+	}
+	if strings.HasSuffix(strings.Split(line, "|")[5], "=") {
+		t.Error("go-plugin writes field 6 unpadded")
+	}
+	if !bytes.Contains(res.stderr, []byte("PLUGIN_UNIX_SOCKET_DIR")) {
+		t.Error("expected the RunnerFunc socket-dir log line on stderr")
+	}
+}
+
+func TestManualAllKeyTypes(t *testing.T) {
+	for _, key := range []string{"ec-p256", "ec-p384", "ec-p521", "rsa-2048", "rsa-4096"} {
+		t.Run(key, func(t *testing.T) {
+			dir := t.TempDir()
+			ca, err := testpki.NewCA(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := ca.NewLeaf(key, "server")
+			if err != nil {
+				t.Fatal(err)
+			}
+			host, err := ca.NewLeaf(key, "host")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sf, err := srv.WriteFiles(dir, "server", ca)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hf, err := host.WriteFiles(dir, "host", ca)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := runClient(t, []string{"--tls", "manual", "--key", key, "--transport", "unix",
+				"--tls-cert", hf.Cert, "--tls-key", hf.Key, "--tls-ca", hf.CA},
+				bin, "server", "--tls", "manual", "--key", key, "--store", filepath.Join(dir, "store"),
+				"--tls-cert", sf.Cert, "--tls-key", sf.Key, "--tls-ca", sf.CA)
+			assertSuccess(t, res, "manual")
+			r := res.report
+			if got := get(r, "observed", "server_certificate", "sha256"); got != certinfo.SHA256Hex(srv.Cert.Raw) {
+				t.Errorf("server certificate %v is not the server leaf", got)
+			}
+			if got := get(r, "observed", "client_certificate", "sha256"); got != certinfo.SHA256Hex(host.Cert.Raw) {
+				t.Errorf("client certificate %v is not the host leaf", got)
+			}
+			for _, side := range []string{"server_certificate", "client_certificate"} {
+				if get(r, "observed", side, "key_type") != key {
+					t.Errorf("%s key type %v", side, get(r, "observed", side, "key_type"))
+				}
+			}
+			if get(r, "observed", "server_saw", "peer_certificate", "key_type") != key {
+				t.Errorf("server saw %v", get(r, "observed", "server_saw"))
+			}
+			// go-plugin does not advertise a TLSProvider's certificate.
+			if line := get(r, "observed", "handshake_line").(string); !strings.HasSuffix(line, "|grpc|") {
+				t.Errorf("handshake %q has a field 6", line)
+			}
+		})
+	}
+}
+
+func TestAutoOtherKeyIsUnsupported(t *testing.T) {
+	res := runClient(t, []string{"--tls", "auto", "--key", "ec-p256", "--transport", "unix"},
+		bin, "server", "--store", t.TempDir())
+	if res.exit != 1 || get(res.report, "error", "stage") != "unsupported" || res.report["ok"] != false {
+		t.Errorf("exit %d, report %s", res.exit, res.stdout)
+	}
+	if get(res.report, "plugin_exit") != nil || get(res.report, "observed", "handshake_line") != nil {
+		t.Error("an unsupported run must not start the plugin")
+	}
+}
+
+func TestUsageErrorPrintsNoReport(t *testing.T) {
+	for _, args := range [][]string{
+		{"--tls", "sometimes"},
+		{"--key", "dsa-1024"},
+		{"--tls", "manual"},
+		{"--tls", "off", "--key", "ec-p256"}, // no server command
+	} {
+		res := runClient(t, args)
+		if res.exit != 2 || len(res.stdout) != 0 {
+			t.Errorf("%v: exit %d, stdout %q", args, res.exit, res.stdout)
+		}
+	}
+}
+
+// A host asking for AutoMTLS from a server told --tls off: the server drops
+// PLUGIN_CLIENT_CERT and serves plaintext, the host dials TLS and fails.
+func TestAutoHostPlaintextServerFails(t *testing.T) {
+	res := runClient(t, []string{"--tls", "auto", "--key", "ec-p521", "--transport", "unix", "--timeout", "15"},
+		bin, "server", "--tls", "off", "--store", t.TempDir())
+	r := res.report
+	if res.exit != 1 || r["ok"] != false {
+		t.Fatalf("exit %d: %s", res.exit, res.stdout)
+	}
+	if line := get(r, "observed", "handshake_line").(string); !strings.HasSuffix(line, "|grpc|") {
+		t.Errorf("--tls off server advertised a certificate: %q", line)
+	}
+	stage := get(r, "error", "stage")
+	if stage != "tls" && stage != "connect" {
+		t.Errorf("error = %v", r["error"])
+	}
+	steps := r["steps"].([]any)
+	if len(steps) != len(wantSteps) {
+		t.Errorf("%d steps reported, want all %d", len(steps), len(wantSteps))
+	}
+	for _, s := range steps {
+		if s.(map[string]any)["ok"] != false {
+			t.Errorf("step %v ok over a failed transport", s)
+		}
+	}
+}
+
+func TestMissingServerBinaryIsSpawnError(t *testing.T) {
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix"},
+		filepath.Join(t.TempDir(), "no-such-plugin"))
+	if res.exit != 1 || get(res.report, "error", "stage") != "spawn" || get(res.report, "plugin_exit") != nil {
+		t.Errorf("exit %d: %s", res.exit, res.stdout)
+	}
+}
+
+func TestPluginWithoutHandshakeIsHandshakeError(t *testing.T) {
+	// The server refuses a wrong cookie, as go-plugin does: exit 1, no line.
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix"},
+		"/bin/sh", "-c", `echo "not a plugin" >&2; exit 3`)
+	r := res.report
+	if res.exit != 1 || get(r, "error", "stage") != "handshake" {
+		t.Fatalf("exit %d: %s", res.exit, res.stdout)
+	}
+	if fmt.Sprint(get(r, "plugin_exit")) != "map[code:3 how:exited signal:<nil>]" {
+		t.Errorf("plugin_exit = %v", get(r, "plugin_exit"))
+	}
+	if tail := fmt.Sprint(get(r, "error", "stderr_tail")); !strings.Contains(tail, "not a plugin") {
+		t.Errorf("stderr_tail = %v", tail)
+	}
+}
+
+func TestTimeoutKillsThePlugin(t *testing.T) {
+	start := time.Now()
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--timeout", "1"},
+		"/bin/sh", "-c", "exec sleep 30")
+	r := res.report
+	if res.exit != 1 || get(r, "error", "stage") != "timeout" {
+		t.Fatalf("exit %d: %s", res.exit, res.stdout)
+	}
+	if how := get(r, "plugin_exit", "how"); how != "killed" {
+		t.Errorf("plugin_exit = %v", get(r, "plugin_exit"))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s for a 1 s timeout", d)
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	out, err := exec.Command(bin, "capabilities").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var caps struct {
+		Language string `json:"language"`
+		Client   struct {
+			Unsupported []struct {
+				TLS        string   `json:"tls"`
+				Keys       []string `json:"keys"`
+				Transports []string `json:"transports"`
+				Reason     string   `json:"reason"`
+			} `json:"unsupported"`
+		} `json:"client"`
+		Server struct {
+			Unsupported []struct {
+				TLS        string   `json:"tls"`
+				Keys       []string `json:"keys"`
+				Transports []string `json:"transports"`
+				Reason     string   `json:"reason"`
+			} `json:"unsupported"`
+		} `json:"server"`
+	}
+	if err := json.Unmarshal(out, &caps); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if caps.Language != "go" || len(caps.Client.Unsupported) != 1 || len(caps.Server.Unsupported) != 2 {
+		t.Errorf("capabilities = %s", out)
+	}
+	for _, r := range append(caps.Client.Unsupported, caps.Server.Unsupported...) {
+		if r.Reason == "" || len(r.Keys) == 0 || len(r.Transports) == 0 {
+			t.Errorf("incomplete rule %+v", r)
+		}
+		for _, k := range r.Keys {
+			if k == "ec-p521" {
+				t.Errorf("ec-p521 is what go-plugin does support: %+v", r)
+			}
+		}
+	}
+}

@@ -1,0 +1,45 @@
+"""Assembling the one JSON report a client prints (proto/peer-report.schema.json)."""
+from __future__ import annotations
+
+from typing import Any
+
+SCHEMA = "soup-rpc/peer-report/v1"
+
+
+def implementation() -> str:
+    from importlib.metadata import version
+
+    return f"pyvider-rpcplugin {version('pyvider-rpcplugin')}, grpcio {version('grpcio')}"
+
+
+def plugin_exit(returncode: int | None, *, host_terminated: bool) -> dict[str, Any] | None:
+    """How the plugin ended. host_terminated: it was still running when pyvider's close() signalled it."""
+    if returncode is None:
+        return None
+    code = returncode if returncode >= 0 else None
+    sig = -returncode if returncode < 0 else None
+    if host_terminated:
+        how = "killed"
+    elif sig is not None:
+        how = "signaled"
+    else:
+        how = "exited"
+    return {"how": how, "code": code, "signal": sig}
+
+
+
+def build(*, requested: dict[str, Any], observed: dict[str, Any], timings: dict[str, Any],
+          steps: list[dict[str, Any]], exit_info: dict[str, Any] | None,
+          error: dict[str, Any] | None) -> dict[str, Any]:
+    ok = error is None and bool(steps) and all(s["ok"] for s in steps)
+    return {
+        "schema": SCHEMA,
+        "peer": {"language": "python", "implementation": implementation()},
+        "requested": requested,
+        "observed": observed,
+        "timings": timings,
+        "steps": steps,
+        "plugin_exit": exit_info,
+        "ok": ok,
+        "error": error,
+    }
