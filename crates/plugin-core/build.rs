@@ -1,0 +1,19 @@
+//! Compiles go-plugin's internal protos (controller, stdio, broker) with protox, so a
+//! fresh machine needs no system `protoc`.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
+    let files: Vec<String> = [
+        "grpc_controller.proto",
+        "grpc_stdio.proto",
+        "grpc_broker.proto",
+    ]
+    .iter()
+    .map(|f| format!("{proto_dir}/{f}"))
+    .collect();
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(&files, [proto_dir])?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! What can go wrong hosting a plugin, each variant carrying what a user needs to act.
+
+use std::time::Duration;
+
+use crate::handshake::HandshakeLineError;
+
+/// Why launching or connecting to a plugin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The plugin command could not be started at all.
+    #[error("cannot start plugin {command:?}: {source}")]
+    Spawn {
+        /// The program.
+        command: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The plugin refused our magic cookie and exited (it was built for another host or
+    /// another cookie).
+    #[error(
+        "the plugin rejected the magic cookie and exited with code {code:?}: check that host and plugin agree on the cookie key and value\nplugin stderr:\n{}",
+        stderr_tail.join("\n")
+    )]
+    CookieRejected {
+        /// The plugin's exit code.
+        code: Option<i32>,
+        /// What it wrote to stderr.
+        stderr_tail: Vec<String>,
+    },
+    /// The plugin answered with an app protocol version we don't speak.
+    #[error(
+        "incompatible API version with plugin: plugin version {theirs}, host versions {ours:?}; upgrade the plugin or the host so they share a version"
+    )]
+    NoCommonVersion {
+        /// What we offered.
+        ours: Vec<u32>,
+        /// What the plugin answered.
+        theirs: u32,
+    },
+    /// No handshake line within the time limit.
+    #[error(
+        "timeout while waiting for plugin to start: no handshake line on stdout after {after:?}\nplugin stderr:\n{}",
+        stderr_tail.join("\n")
+    )]
+    HandshakeTimeout {
+        /// How long we waited.
+        after: Duration,
+        /// What the plugin wrote to stderr meanwhile.
+        stderr_tail: Vec<String>,
+    },
+    /// The first stdout line is not a usable handshake line.
+    #[error("{0}")]
+    Malformed(#[from] HandshakeLineError),
+    /// The plugin exited (or closed stdout) before printing its handshake line.
+    #[error(
+        "plugin exited before the handshake ({}); is it a go-plugin plugin?\nplugin stderr:\n{}",
+        describe_exit(*code, *signal),
+        stderr_tail.join("\n")
+    )]
+    Exited {
+        /// Exit code, if it exited normally.
+        code: Option<i32>,
+        /// Signal that killed it, if any.
+        signal: Option<i32>,
+        /// What it wrote to stderr.
+        stderr_tail: Vec<String>,
+    },
+    /// We asked for TLS (AutoMTLS) but the handshake carries no certificate: refusing to
+    /// talk plaintext (no silent downgrade).
+    #[error(
+        "TLS was required but the plugin offered a plaintext connection (no certificate in handshake field 6): refusing to downgrade; handshake line: {line:?}"
+    )]
+    PlaintextWhenTlsRequired {
+        /// The handshake line.
+        line: String,
+    },
+    /// The plugin offered TLS (a certificate in field 6) though the host asked for none.
+    #[error(
+        "the plugin offered TLS (a certificate in handshake field 6) but this host runs with TLS off; enable TLS or configure the plugin for plaintext"
+    )]
+    UnexpectedCertificate,
+    /// The TLS handshake failed.
+    #[error("TLS handshake with the plugin failed (plugin certificate key type: {}): {cause}", peer_key.as_deref().unwrap_or("unknown"))]
+    Tls {
+        /// The key type of the certificate the plugin presented or advertised.
+        peer_key: Option<String>,
+        /// rustls' or the transport's reason.
+        cause: String,
+        /// The handshake line the plugin printed.
+        line: String,
+    },
+    /// The plugin's address could not be reached.
+    #[error("cannot connect to plugin at {address}: {cause}")]
+    Connect {
+        /// Socket path or host:port.
+        address: String,
+        /// Why.
+        cause: String,
+        /// The handshake line the plugin printed.
+        line: String,
+    },
+    /// The plugin's gRPC health service did not report `plugin` SERVING.
+    #[error("plugin health check failed: {cause}")]
+    Health {
+        /// Why.
+        cause: String,
+        /// The handshake line the plugin printed.
+        line: String,
+    },
+    /// Our TLS material could not be prepared.
+    #[error(transparent)]
+    TlsConfig(#[from] crate::tls::TlsConfigError),
+    /// Our certificate could not be generated.
+    #[error(transparent)]
+    Certificate(#[from] crate::certificate::CertificateError),
+}
+
+/// `exit code 3`, `killed by signal 9`, ...
+pub fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        (None, None) => "closed stdout without exiting".into(),
+    }
+}
+
+impl HostError {
+    /// The plugin's stderr tail, for the variants that carry one.
+    pub fn stderr_tail(&self) -> &[String] {
+        match self {
+            HostError::CookieRejected { stderr_tail, .. }
+            | HostError::HandshakeTimeout { stderr_tail, .. }
+            | HostError::Exited { stderr_tail, .. } => stderr_tail,
+            _ => &[],
+        }
+    }
+
+    /// The handshake line, for failures after the plugin printed one.
+    pub fn handshake_line(&self) -> Option<&str> {
+        match self {
+            HostError::Tls { line, .. }
+            | HostError::Connect { line, .. }
+            | HostError::Health { line, .. }
+            | HostError::PlaintextWhenTlsRequired { line } => Some(line),
+            _ => None,
+        }
+    }
+
+    /// The phase that failed: `spawn`, `handshake`, `tls`, `connect`.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            HostError::Spawn { .. } => "spawn",
+            HostError::Tls { .. }
+            | HostError::TlsConfig(_)
+            | HostError::Certificate(_)
+            | HostError::PlaintextWhenTlsRequired { .. }
+            | HostError::UnexpectedCertificate => "tls",
+            HostError::Connect { .. } | HostError::Health { .. } => "connect",
+            _ => "handshake",
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The HashiCorp go-plugin gRPC protocol in Rust, both sides.
+//!
+//! A *host* starts a *plugin* process with an environment contract (magic cookie,
+//! protocol versions, ports, the host's AutoMTLS certificate); the plugin answers with
+//! one handshake line on stdout (`1|VERSION|NETWORK|ADDR|grpc|CERT`) and serves gRPC
+//! there. This crate implements both sides wire-compatibly with go-plugin v1.8:
+//!
+//! - [`serve()`] / [`run_plugin`]: the plugin side (cookie check, version negotiation,
+//!   tcp or unix listener, AutoMTLS with any [`KeyType`], health, GRPCController,
+//!   GRPCStdio, GRPCBroker, hclog JSON logs, exit with the host);
+//! - [`PluginClient::launch`]: the host side (env contract with inherited `PLUGIN_*`
+//!   scrubbed, handshake parsing, pinned-certificate AutoMTLS, health check, go-plugin's
+//!   shutdown sequence), with typed [`HostError`]s.
+//!
+//! AutoMTLS certificates are self-signed CA certificates used as leaves, so both sides
+//! pin the exact certificate exchanged instead of using a webpki chain. TLS is rustls
+//! with the aws-lc-rs provider, which verifies the ECDSA P-521 certificates every stock
+//! go-plugin peer presents.
+//!
+//! ```
+//! use plugin_core::{HandshakeLine, KeyType, SelfSignedCert};
+//!
+//! let cert = SelfSignedCert::generate(KeyType::EcP384).unwrap();
+//! let line = format!("1|1|unix|/tmp/plugin42|grpc|{}", HandshakeLine::encode_cert(&cert.der));
+//! let parsed = HandshakeLine::parse(&line).unwrap();
+//! assert_eq!(parsed.server_cert.as_deref(), Some(cert.der.as_ref()));
+//! ```
+#![warn(missing_docs)]
+
+pub mod certificate;
+pub mod env;
+pub mod handshake;
+pub mod hclog;
+mod host;
+mod host_error;
+mod io;
+mod key_type;
+mod plugin_stderr;
+mod serve;
+pub mod services;
+pub mod tls;
+
+pub use certificate::{CertificateInfo, SelfSignedCert};
+pub use env::MagicCookie;
+pub use handshake::{HandshakeLine, HandshakeLineError, Network};
+pub use host::{ExitHow, LaunchConfig, PluginClient, PluginExit, SHUTDOWN_GRACE, error_chain};
+pub use host_error::HostError;
+pub use io::PeerInfo;
+pub use key_type::{KeyChoice, KeyType, UnknownKeyType};
+pub use plugin_stderr::StderrTail;
+pub use serve::{MAX_MESSAGE_SIZE, ServeConfig, ServeError, ServeOutcome, run_plugin, serve};
+pub use tls::{ManualTls, TlsMode, TlsSession};

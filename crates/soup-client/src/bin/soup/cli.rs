@@ -1,0 +1,88 @@
+//! Command-line surface of `soup`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use soup_client::{KeyType, ManualTls, Network, TlsMode};
+
+/// Host go-plugin KV plugins (Rust, Go, Python) from the command line.
+#[derive(Parser)]
+#[command(name = "soup", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Get or put a key through a KV plugin.
+    #[command(subcommand)]
+    Kv(KvCommand),
+    /// Peer contract: host the server command, run the KV script, print one JSON report.
+    Client(ConnArgs),
+    /// Launch any go-plugin plugin, handshake, health, and report what was negotiated.
+    Probe(ConnArgs),
+    /// Print what this peer cannot express, as JSON (peer contract).
+    Capabilities,
+    /// Answer "does CLIENT → SERVER work with this TLS and key?" from the recorded matrix.
+    Validate(crate::validate::ValidateArgs),
+}
+
+#[derive(Subcommand)]
+pub enum KvCommand {
+    /// Store VALUE under KEY.
+    Put {
+        key: String,
+        value: String,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Print the value stored under KEY (raw bytes on stdout).
+    Get {
+        key: String,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+}
+
+/// How to launch and reach the plugin.
+#[derive(Args, Clone)]
+pub struct ConnArgs {
+    /// off | auto (go-plugin AutoMTLS) | manual
+    #[arg(long, default_value = "auto")]
+    pub tls: TlsMode,
+    /// Key type of our AutoMTLS certificate.
+    #[arg(long, default_value = "ec-p256")]
+    pub key: KeyType,
+    /// Transport to ask the plugin for (a hint: go-plugin plugins choose their own).
+    #[arg(long)]
+    pub transport: Option<Network>,
+    /// Manual TLS: PEM certificate chain.
+    #[arg(long, requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    /// Manual TLS: PEM private key.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Manual TLS: PEM CA that signs the plugin's certificate.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// Seconds allowed for the handshake (and, for `client`, the whole run).
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
+    /// The plugin command, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+impl ConnArgs {
+    /// Manual TLS material, read when all three files are given.
+    pub fn manual(&self) -> anyhow::Result<Option<ManualTls>> {
+        match (&self.tls_cert, &self.tls_key, &self.tls_ca) {
+            (Some(c), Some(k), Some(ca)) => Ok(Some(ManualTls::from_files(c, k, ca)?)),
+            _ if self.tls == TlsMode::Manual => {
+                anyhow::bail!("--tls manual needs --tls-cert, --tls-key and --tls-ca")
+            }
+            _ => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! `soup`: host go-plugin KV plugins from the command line.
+//!
+//! Exit codes: 0 success; 1 the operation or the plugin failed (the error says why);
+//! 2 usage error; for `client`, 1 means the report records a failure.
+
+mod cli;
+mod validate;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use cli::{Cli, Command, ConnArgs, KvCommand};
+use soup_client::report::{ClientRun, run_client};
+use soup_client::{KvClient, LaunchConfig};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(run(cli));
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("soup: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Kv(KvCommand::Put { key, value, conn }) => {
+            let kv = launch(&conn).await?;
+            let res = kv.put(&key, value.as_bytes()).await;
+            kv.shutdown().await;
+            res.with_context(|| format!("put {key:?}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kv(KvCommand::Get { key, conn }) => {
+            let kv = launch(&conn).await?;
+            let res = kv.get(&key).await;
+            kv.shutdown().await;
+            let value = res.with_context(|| format!("get {key:?}"))?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&value)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Client(conn) => {
+            let run = ClientRun {
+                tls: conn.tls,
+                key: conn.key,
+                transport: conn.transport.unwrap_or(soup_client::Network::Unix),
+                manual: conn.manual()?,
+                server_command: conn.command.clone(),
+                timeout: std::time::Duration::from_secs_f64(conn.timeout),
+            };
+            let report = run_client(run).await;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Probe(conn) => {
+            let kv = launch(&conn).await?;
+            let p = kv.plugin();
+            let info = serde_json::json!({
+                "handshake_line": p.raw_handshake(),
+                "app_version": p.handshake().app_version,
+                "network": p.handshake().network.to_string(),
+                "address": p.handshake().address,
+                "tls": p.tls_session(),
+                "server_certificate": p.server_certificate(),
+            });
+            let exit = kv.shutdown().await;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"plugin": info, "exit": exit}))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Capabilities => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "language": "rust",
+                    "implementation": soup_client::report::implementation(),
+                    "client": {"unsupported": []},
+                    "server": {"unsupported": []},
+                })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate(args) => validate::run(args).await,
+    }
+}
+
+async fn launch(conn: &ConnArgs) -> anyhow::Result<KvClient> {
+    let mut config = LaunchConfig::new(conn.command.iter());
+    config.tls = conn.tls;
+    config.key = conn.key;
+    config.manual = conn.manual()?;
+    config.transport = conn.transport;
+    config.handshake_timeout = std::time::Duration::from_secs_f64(conn.timeout);
+    KvClient::launch(config)
+        .await
+        .with_context(|| format!("launching plugin {:?}", conn.command))
+}

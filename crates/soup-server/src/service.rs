@@ -1,0 +1,119 @@
+//! The `proto.KV` service: Get and Put over a [`FileStore`], with the handshake probe of
+//! the peer contract (a Put of a JSON object holding `server_handshake` is stored with
+//! that key filled in with what this server saw of the connection).
+
+use plugin_core::{CertificateInfo, PeerInfo, TlsMode};
+use serde_json::{Value, json};
+use tonic::{Request, Response, Status};
+
+use crate::store::{FileStore, StoreError};
+
+/// The KV service.
+#[derive(Debug, Clone)]
+pub struct KvService {
+    store: FileStore,
+    tls_mode: TlsMode,
+}
+
+impl KvService {
+    /// Serves `store`; `tls_mode` is what this plugin was configured with (reported by
+    /// the handshake probe as the mode in effect on each connection).
+    pub fn new(store: FileStore, tls_mode: TlsMode) -> Self {
+        KvService { store, tls_mode }
+    }
+}
+
+fn to_status(e: StoreError) -> Status {
+    match e {
+        StoreError::NotFound(key) => Status::not_found(format!("key not found: {key:?}")),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+/// If `value` is a JSON object with a `server_handshake` key, returns it with that key
+/// describing the connection; otherwise None (the value is stored verbatim).
+pub fn enrich_probe(value: &[u8], peer: Option<&PeerInfo>, configured: TlsMode) -> Option<Vec<u8>> {
+    let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(value) else {
+        return None;
+    };
+    if !obj.contains_key("server_handshake") {
+        return None;
+    }
+    let tls = peer.and_then(|p| p.tls.as_ref());
+    let tls_mode = match (tls, configured) {
+        (None, _) => "off",
+        (Some(_), TlsMode::Manual) => "manual",
+        (Some(_), _) => "auto",
+    };
+    let peer_certificate = tls
+        .and_then(|t| t.peer_certificate.as_ref())
+        .and_then(|der| CertificateInfo::from_der(der).ok())
+        .map(|info| json!({"key_type": info.key_type, "sha256": info.sha256}));
+    obj.insert(
+        "server_handshake".into(),
+        json!({
+            "server_language": "rust",
+            "tls_mode": tls_mode,
+            "peer_certificate": peer_certificate,
+        }),
+    );
+    Some(Value::Object(obj).to_string().into_bytes())
+}
+
+#[tonic::async_trait]
+impl kv_proto::Kv for KvService {
+    async fn get(
+        &self,
+        request: Request<kv_proto::GetRequest>,
+    ) -> Result<Response<kv_proto::GetResponse>, Status> {
+        let key = request.into_inner().key;
+        let store = self.store.clone();
+        let value = tokio::task::spawn_blocking(move || store.get(&key))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(to_status)?;
+        Ok(Response::new(kv_proto::GetResponse { value }))
+    }
+
+    async fn put(
+        &self,
+        request: Request<kv_proto::PutRequest>,
+    ) -> Result<Response<kv_proto::Empty>, Status> {
+        let enriched = enrich_probe(
+            &request.get_ref().value,
+            PeerInfo::of(&request),
+            self.tls_mode,
+        );
+        let kv_proto::PutRequest { key, value } = request.into_inner();
+        let value = enriched.unwrap_or(value);
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.put(&key, &value))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(to_status)?;
+        Ok(Response::new(kv_proto::Empty {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_is_filled_only_for_objects_asking_for_it() {
+        assert_eq!(enrich_probe(b"plain", None, TlsMode::Off), None);
+        assert_eq!(enrich_probe(br#"{"a":1}"#, None, TlsMode::Off), None);
+        assert_eq!(enrich_probe(b"[1,2]", None, TlsMode::Off), None);
+        let out = enrich_probe(
+            br#"{"client_language":"go","server_handshake":null}"#,
+            None,
+            TlsMode::Auto,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["client_language"], "go");
+        assert_eq!(v["server_handshake"]["server_language"], "rust");
+        assert_eq!(v["server_handshake"]["tls_mode"], "off");
+        assert!(v["server_handshake"]["peer_certificate"].is_null());
+    }
+}
