@@ -19,8 +19,11 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cli;
 mod service;
 mod store;
+
+pub use cli::cli_main;
 
 pub use service::{KvService, enrich_probe};
 pub use store::{FileStore, StoreError};
