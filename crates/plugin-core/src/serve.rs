@@ -564,8 +564,9 @@ pub fn run_plugin(
     routes: impl FnOnce() -> Routes,
 ) -> std::process::ExitCode {
     crate::hclog::init(module);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a plugin serves one host, and a single-threaded runtime halves Get
+    // latency (no cross-thread wake-ups); blocking work goes to spawn_blocking.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

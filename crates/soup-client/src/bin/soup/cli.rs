@@ -24,6 +24,8 @@ pub enum Command {
     Probe(ConnArgs),
     /// Print what this peer cannot express, as JSON (peer contract).
     Capabilities,
+    /// Measure cold start, Get latency and throughput against a plugin (JSON on stdout).
+    Bench(crate::bench::BenchArgs),
     /// Answer "does CLIENT → SERVER work with this TLS and key?" from the recorded matrix.
     Validate(crate::validate::ValidateArgs),
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the operation or the plugin failed (the error says why);
 //! 2 usage error; for `client`, 1 means the report records a failure.
 
+mod bench;
 mod cli;
 mod validate;
 
@@ -24,8 +25,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // Single-threaded: measured ~2x lower Get latency than 2 workers (no cross-thread
+    // wake-ups between the caller and tonic's connection task).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
@@ -107,6 +109,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate(args) => validate::run(args).await,
+        Command::Bench(args) => {
+            println!("{}", bench::run(args).await?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
