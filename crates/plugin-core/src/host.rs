@@ -3,22 +3,20 @@
 //! go-plugin does (Shutdown RPC, grace period, kill), never leaving a zombie.
 
 use std::ffi::OsString;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::KeyType;
 use crate::certificate::{CertificateInfo, SelfSignedCert};
 use crate::env::{self, MagicCookie};
-use crate::handshake::{HandshakeLine, MAX_HANDSHAKE_LINE, Network};
+use crate::handshake::{HandshakeLine, Network};
+use crate::host_connect::{check_health, connect, forward_stdio};
 use crate::host_error::HostError;
-use crate::io::{ClientStream, Socket};
+use crate::host_handshake::{LineError, drain_stdout, exited_before_handshake, read_line};
 use crate::plugin_stderr::{self, StderrTail};
 use crate::services::proto;
 use crate::tls::{self, ManualTls, TlsMode, TlsSession};
@@ -397,13 +395,13 @@ impl Drop for PluginClient {
     }
 }
 
-async fn kill_and_reap(child: &mut Child) {
+pub(crate) async fn kill_and_reap(child: &mut Child) {
     let _ = child.start_kill();
     let _ = child.wait().await;
 }
 
 /// Waits (bounded) for the pipe readers so the stderr tail is complete.
-async fn settle(readers: &mut Vec<JoinHandle<()>>) {
+pub(crate) async fn settle(readers: &mut Vec<JoinHandle<()>>) {
     for r in readers.drain(..) {
         let abort = r.abort_handle();
         if tokio::time::timeout(Duration::from_secs(1), r)
@@ -412,77 +410,6 @@ async fn settle(readers: &mut Vec<JoinHandle<()>>) {
         {
             abort.abort();
         }
-    }
-}
-
-enum LineError {
-    Eof,
-    TooLong(String),
-}
-
-async fn read_line(stdout: &mut (impl AsyncRead + Unpin)) -> Result<String, LineError> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut byte = [0u8; 512];
-    loop {
-        if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            // Nothing may precede the handshake; bytes after it are the plugin's.
-            buf.truncate(pos);
-            let line = String::from_utf8_lossy(&buf)
-                .trim_end_matches('\r')
-                .to_string();
-            return Ok(line);
-        }
-        if buf.len() > MAX_HANDSHAKE_LINE {
-            let prefix: String = String::from_utf8_lossy(&buf[..200]).into_owned();
-            return Err(LineError::TooLong(prefix));
-        }
-        // Read one small chunk at a time; the handshake is the first line.
-        let n = stdout.read(&mut byte).await.map_err(|_| LineError::Eof)?;
-        if n == 0 {
-            if buf.is_empty() {
-                return Err(LineError::Eof);
-            }
-            return Ok(String::from_utf8_lossy(&buf).to_string());
-        }
-        buf.extend_from_slice(&byte[..n]);
-    }
-}
-
-async fn drain_stdout(stdout: impl AsyncRead + Unpin, name: String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::debug!(plugin = %name, "stdout: {line}");
-    }
-}
-
-async fn exited_before_handshake(
-    mut child: Child,
-    mut readers: Vec<JoinHandle<()>>,
-    stderr: StderrTail,
-) -> HostError {
-    use std::os::unix::process::ExitStatusExt;
-    let status = match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
-        Ok(Ok(s)) => Some(s),
-        _ => {
-            kill_and_reap(&mut child).await;
-            None
-        }
-    };
-    settle(&mut readers).await;
-    let stderr_tail = stderr.lines();
-    let code = status.and_then(|s| s.code());
-    let signal = status.and_then(|s| s.signal());
-    let text = stderr_tail.join("\n").to_ascii_lowercase();
-    if code == Some(1)
-        && (text.contains("not meant to be executed directly") || text.contains("magic cookie"))
-    {
-        return HostError::CookieRejected { code, stderr_tail };
-    }
-    HostError::Exited {
-        code,
-        signal,
-        stderr_tail,
     }
 }
 
@@ -516,157 +443,5 @@ fn tls_client_config(
                 tls::manual_client_config(manual).map_err(|e| HostError::TlsConfig(e.into()))?;
             Ok(Some(Arc::new(cfg)))
         }
-    }
-}
-
-#[derive(Default)]
-struct DialState {
-    session: Option<TlsSession>,
-    error: Option<(bool, String)>,
-}
-
-async fn dial(network: Network, address: &str) -> std::io::Result<Socket> {
-    match network {
-        Network::Tcp => {
-            let s = tokio::net::TcpStream::connect(address).await?;
-            let _ = s.set_nodelay(true);
-            Ok(Socket::Tcp(s))
-        }
-        Network::Unix => Ok(Socket::Unix(
-            tokio::net::UnixStream::connect(address).await?,
-        )),
-    }
-}
-
-/// Connects to the address from `handshake`, eagerly, so TLS problems surface here.
-async fn connect(
-    handshake: &HandshakeLine,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    peer_key: Option<String>,
-    line: &str,
-) -> Result<(Channel, Option<TlsSession>), HostError> {
-    let line = line.to_string();
-    let state = Arc::new(Mutex::new(DialState::default()));
-    let network = handshake.network;
-    let address = handshake.address.clone();
-    let connector = {
-        let state = state.clone();
-        let address = address.clone();
-        tower::service_fn(move |_uri: http::Uri| {
-            let state = state.clone();
-            let address = address.clone();
-            let tls = tls.clone();
-            async move {
-                let socket = dial(network, &address).await.inspect_err(|e| {
-                    state.lock().expect("dial state").error = Some((false, e.to_string()));
-                })?;
-                let stream = match tls {
-                    None => ClientStream::Plain(socket),
-                    Some(cfg) => {
-                        let name = ServerName::try_from(tls::SERVER_NAME).expect("valid name");
-                        let s = tokio_rustls::TlsConnector::from(cfg)
-                            .connect(name, socket)
-                            .await
-                            .inspect_err(|e| {
-                                state.lock().expect("dial state").error =
-                                    Some((true, e.to_string()));
-                            })?;
-                        state.lock().expect("dial state").session =
-                            Some(TlsSession::from_connection(s.get_ref().1));
-                        ClientStream::Tls(Box::new(s))
-                    }
-                };
-                Ok::<_, std::io::Error>(TokioIo::new(stream))
-            }
-        })
-    };
-    let endpoint =
-        Endpoint::from_static("http://localhost").connect_timeout(Duration::from_secs(10));
-    match endpoint.connect_with_connector(connector).await {
-        Ok(channel) => {
-            let session = state.lock().expect("dial state").session.clone();
-            Ok((channel, session))
-        }
-        Err(e) => {
-            let recorded = state.lock().expect("dial state").error.take();
-            Err(match recorded {
-                Some((true, cause)) => HostError::Tls {
-                    peer_key,
-                    cause,
-                    line,
-                },
-                Some((false, cause)) => HostError::Connect {
-                    address,
-                    cause,
-                    line,
-                },
-                None => HostError::Connect {
-                    address,
-                    cause: error_chain(&e),
-                    line,
-                },
-            })
-        }
-    }
-}
-
-/// `outer: inner: innermost`.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = inner.source();
-    }
-    s
-}
-
-async fn check_health(channel: &Channel, line: &str) -> Result<(), HostError> {
-    let health_err = |cause: String| HostError::Health {
-        cause,
-        line: line.to_string(),
-    };
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_check_response::ServingStatus;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let req = HealthCheckRequest {
-        service: "plugin".into(),
-    };
-    match tokio::time::timeout(Duration::from_secs(10), health.check(req)).await {
-        Err(_) => Err(health_err("no answer within 10 s".into())),
-        Ok(Ok(resp)) if resp.get_ref().status() == ServingStatus::Serving => Ok(()),
-        Ok(Ok(resp)) => Err(health_err(format!(
-            "service \"plugin\" is {:?}",
-            resp.get_ref().status()
-        ))),
-        Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
-            tracing::warn!(
-                "plugin does not implement gRPC health; go-plugin hosts tolerate that until Ping"
-            );
-            Ok(())
-        }
-        Ok(Err(status)) => Err(health_err(format!(
-            "{:?}: {}",
-            status.code(),
-            status.message()
-        ))),
-    }
-}
-
-/// Opens GRPCStdio as go-plugin hosts do (a Go plugin blocks writes to its redirected
-/// stdout/stderr when nobody reads) and forwards what arrives to tracing.
-async fn forward_stdio(channel: Channel, name: String) {
-    let mut client = proto::grpc_stdio_client::GrpcStdioClient::new(channel);
-    let Ok(resp) = client.stream_stdio(()).await else {
-        return;
-    };
-    let mut stream = resp.into_inner();
-    while let Ok(Some(data)) = stream.message().await {
-        let text = String::from_utf8_lossy(&data.data);
-        tracing::debug!(plugin = %name, channel = data.channel, "stdio: {}", text.trim_end());
     }
 }

@@ -1,0 +1,78 @@
+//! What ends a plugin besides the host's Shutdown RPC: SIGTERM, and the host process
+//! going away (go-plugin plugins linger then; ours exit). SIGINT is ignored, as go-plugin
+//! plugins do: a terminal's Ctrl-C reaches the whole process group, and the host
+//! sequences plugin shutdown itself.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::serve::{ServeConfig, ServeOutcome};
+use crate::services::ShutdownSignal;
+
+pub(crate) fn spawn_stop_watchers(
+    config: &ServeConfig,
+    shutdown: &ShutdownSignal,
+    outcome: &Arc<Mutex<Option<ServeOutcome>>>,
+) {
+    let set = {
+        let outcome = outcome.clone();
+        let shutdown = shutdown.clone();
+        move |o: ServeOutcome| {
+            outcome.lock().expect("outcome lock").get_or_insert(o);
+            shutdown.trigger();
+        }
+    };
+
+    // SIGINT: counted and logged, otherwise ignored.
+    if let Ok(mut sigint) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    {
+        tokio::spawn(async move {
+            let mut count = 0u64;
+            while sigint.recv().await.is_some() {
+                count += 1;
+                tracing::trace!(count, "plugin received interrupt signal, ignoring");
+            }
+        });
+    }
+    if let Ok(mut sigterm) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        let set = set.clone();
+        tokio::spawn(async move {
+            if sigterm.recv().await.is_some() {
+                tracing::info!("SIGTERM: shutting down");
+                set(ServeOutcome::Terminated);
+            }
+        });
+    }
+    {
+        let shutdown = shutdown.clone();
+        let outcome = outcome.clone();
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            outcome
+                .lock()
+                .expect("outcome lock")
+                .get_or_insert(ServeOutcome::ShutdownRequested);
+        });
+    }
+    if config.exit_with_host {
+        // SAFETY: getppid has no preconditions.
+        let parent = unsafe { libc::getppid() };
+        if parent > 1 {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tick.tick().await;
+                    // SAFETY: as above.
+                    if unsafe { libc::getppid() } != parent {
+                        tracing::warn!(host_pid = parent, "host process exited; shutting down");
+                        set(ServeOutcome::HostExited);
+                        break;
+                    }
+                }
+            });
+        }
+    }
+}

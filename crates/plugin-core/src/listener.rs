@@ -1,0 +1,176 @@
+//! The plugin's listener: loopback tcp within `PLUGIN_MIN_PORT..=PLUGIN_MAX_PORT`, or a
+//! unix socket in `PLUGIN_UNIX_SOCKET_DIR` (group-writable for
+//! `PLUGIN_UNIX_SOCKET_GROUP`), as go-plugin's `serverListener` does.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::env;
+use crate::handshake::Network;
+use crate::io::Socket;
+use crate::serve::{ServeConfig, ServeError, env_var};
+
+/// A bound listener.
+#[derive(Debug, Clone)]
+pub(crate) enum Listener {
+    Tcp(Arc<TcpListener>, String),
+    Unix(Arc<UnixListener>, PathBuf),
+}
+
+impl Listener {
+    pub(crate) fn network(&self) -> Network {
+        match self {
+            Listener::Tcp(..) => Network::Tcp,
+            Listener::Unix(..) => Network::Unix,
+        }
+    }
+    pub(crate) fn address(&self) -> String {
+        match self {
+            Listener::Tcp(_, a) => a.clone(),
+            Listener::Unix(_, p) => p.display().to_string(),
+        }
+    }
+    pub(crate) async fn accept(&self) -> std::io::Result<Socket> {
+        match self {
+            Listener::Tcp(l, _) => {
+                let (s, _) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok(Socket::Tcp(s))
+            }
+            Listener::Unix(l, _) => Ok(Socket::Unix(l.accept().await?.0)),
+        }
+    }
+    pub(crate) fn cleanup(&self) {
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn transport(config: &ServeConfig) -> Network {
+    if let Some(t) = config.transport {
+        return t;
+    }
+    // pyvider's hint: "tcp", "unix" or a JSON list like ["tcp"]; the first we know wins.
+    if let Some(hint) = env_var(env::PLUGIN_SERVER_TRANSPORTS) {
+        let cleaned = hint.replace(['[', ']', '"', '\''], "");
+        if let Some(t) = cleaned.split(',').find_map(|t| t.parse::<Network>().ok()) {
+            return t;
+        }
+    }
+    Network::Unix
+}
+
+pub(crate) async fn listen(config: &ServeConfig) -> Result<Listener, ServeError> {
+    match transport(config) {
+        Network::Tcp => listen_tcp().await,
+        Network::Unix => listen_unix(),
+    }
+}
+
+async fn listen_tcp() -> Result<Listener, ServeError> {
+    let parse = |name| -> Result<u16, ServeError> {
+        match env_var(name) {
+            None => Ok(0),
+            Some(v) => v
+                .parse()
+                .map_err(|e| ServeError::Listen(format!("couldn't get value from {name}: {e}"))),
+        }
+    };
+    let (min, max) = (parse(env::PLUGIN_MIN_PORT)?, parse(env::PLUGIN_MAX_PORT)?);
+    if min > max {
+        return Err(ServeError::Listen(format!(
+            "PLUGIN_MIN_PORT value of {min} is greater than PLUGIN_MAX_PORT value of {max}"
+        )));
+    }
+    // Start at a random point of the range so concurrent plugins don't all race for
+    // the first port (go-plugin walks from MIN; any free port in range is valid).
+    let span = u32::from(max - min) + 1;
+    let offset = (std::process::id()
+        ^ (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)))
+        % span;
+    for i in 0..span {
+        let port = min as u32 + (offset + i) % span;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port as u16)).await {
+            let addr = l
+                .local_addr()
+                .map_err(|e| ServeError::Listen(e.to_string()))?
+                .to_string();
+            return Ok(Listener::Tcp(Arc::new(l), addr));
+        }
+    }
+    Err(ServeError::Listen(format!(
+        "couldn't bind plugin TCP listener on 127.0.0.1 ports {min}..={max}"
+    )))
+}
+
+fn listen_unix() -> Result<Listener, ServeError> {
+    let dir = env_var(env::PLUGIN_UNIX_SOCKET_DIR)
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let mut last_err = None;
+    for _ in 0..16 {
+        let mut rnd = [0u8; 5];
+        rustls::crypto::aws_lc_rs::default_provider()
+            .secure_random
+            .fill(&mut rnd)
+            .map_err(|e| ServeError::Listen(format!("random source failed: {e:?}")))?;
+        let path = dir.join(format!(
+            "plugin{}",
+            u64::from_be_bytes([0, 0, 0, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4]])
+        ));
+        match UnixListener::bind(&path) {
+            Ok(l) => {
+                if let Some(group) = env_var(env::PLUGIN_UNIX_SOCKET_GROUP) {
+                    set_group_writable(&path, &group)?;
+                }
+                return Ok(Listener::Unix(Arc::new(l), path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some(e),
+            Err(e) => {
+                return Err(ServeError::Listen(format!(
+                    "cannot bind unix socket {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Err(ServeError::Listen(format!(
+        "no free unix socket name in {}: {last_err:?}",
+        dir.display()
+    )))
+}
+
+fn set_group_writable(path: &std::path::Path, group: &str) -> Result<(), ServeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let gid: u32 = match group.parse() {
+        Ok(gid) => gid,
+        Err(_) => {
+            let name = std::ffi::CString::new(group)
+                .map_err(|_| ServeError::Listen(format!("bad group name {group:?}")))?;
+            // SAFETY: getgrnam reads a NUL-terminated string and returns a pointer to
+            // static storage or null; we copy the gid out at once.
+            let gr = unsafe { libc::getgrnam(name.as_ptr()) };
+            if gr.is_null() {
+                return Err(ServeError::Listen(format!(
+                    "PLUGIN_UNIX_SOCKET_GROUP names unknown group {group:?}"
+                )));
+            }
+            // SAFETY: non-null pointer returned by getgrnam.
+            unsafe { (*gr).gr_gid }
+        }
+    };
+    std::os::unix::fs::chown(path, None, Some(gid))
+        .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)))
+        .map_err(|e| {
+            ServeError::Listen(format!(
+                "cannot give {} to group {group}: {e}",
+                path.display()
+            ))
+        })
+}
