@@ -1,0 +1,56 @@
+//! `cargo xtask`: the project's automation, in plain Rust.
+//!
+//! One module per command (`peers`, `matrix`, `test`); this file only parses flags and
+//! dispatches. xtask depends on no protocol crate: it drives peers as processes and reads
+//! their JSON reports (docs/peer-contract.md).
+
+mod matrix;
+mod peers;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command line of `cargo xtask`.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "soup-rpc project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build every peer: Rust binaries (release), soup-go, the Python peer's venv.
+    Peers(peers::PeersArgs),
+    /// Run every client×server×TLS×transport cell and record what was observed.
+    Matrix(matrix::MatrixArgs),
+    /// The project's one test command: peers, cargo/go/pytest, matrix, snapshot, leftovers.
+    Test(test::TestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Peers(args) => peers::run(&args),
+        Command::Matrix(args) => matrix::run(&args),
+        Command::Test(args) => test::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

@@ -1,0 +1,368 @@
+//! `cargo xtask matrix`: every client × server × TLS × transport cell, run and judged from
+//! what was on the wire.
+//!
+//! Cells come from `xtask/matrix.toml` (data); peers are queried once for `capabilities`
+//! (cells they cannot express are n/a); `manual` cells get a CA and leaves per key type;
+//! cells run on a bounded pool with a time limit; each client report is judged by xtask.
+//! Outputs: the table on stdout and in `target/matrix/matrix.txt` (the insta snapshot),
+//! `docs/compatibility-matrix.md`, `target/matrix/report.json`, `target/matrix/junit.xml`,
+//! raw client stdout/stderr under `target/matrix/cells/<id>/`.
+//! Exit status: 0 when every cell produced a result (pass, fail, timeout or n/a); non-zero
+//! only for infrastructure errors (a peer missing, capabilities unreadable, ...).
+
+mod capabilities;
+mod causes;
+mod cells;
+mod certinfo;
+mod certs;
+mod crypto_check;
+mod observe;
+mod outputs;
+mod peer_report;
+mod pool;
+mod render;
+mod runner;
+mod script;
+mod verdict;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::project_root;
+use capabilities::Capabilities;
+use cells::{Cell, Filters, MatrixSpec};
+use certs::CertSet;
+use verdict::{IssuedLeaves, Judgement, Verdict};
+
+/// Flags of `cargo xtask matrix`.
+#[derive(Args, Debug, Default)]
+pub struct MatrixArgs {
+    /// Clients to run (comma list; default all).
+    #[arg(long, value_delimiter = ',')]
+    pub client: Vec<String>,
+    /// Servers to run (comma list; default all).
+    #[arg(long, value_delimiter = ',')]
+    pub server: Vec<String>,
+    /// TLS modes: off, auto, manual.
+    #[arg(long, value_delimiter = ',')]
+    pub tls: Vec<String>,
+    /// Key types (`none` selects the key-less `off` cells).
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// Transports: tcp, unix.
+    #[arg(long, value_delimiter = ',')]
+    pub transport: Vec<String>,
+    /// Cells run at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Override the per-cell time limit (seconds).
+    #[arg(long)]
+    pub time_limit: Option<u64>,
+    /// Do not run `cargo xtask peers` first.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+/// One cell's result with its bookkeeping.
+pub struct CellResult {
+    /// The cell.
+    pub cell: Cell,
+    /// The verdict and what was observed.
+    pub judgement: Judgement,
+    /// Client wall time (None for n/a).
+    pub wall_ms: Option<f64>,
+    /// Client argv (empty for n/a).
+    pub argv: Vec<String>,
+    /// `target/matrix/cells/<id>` relative to the root (None for n/a).
+    pub dir: Option<String>,
+    /// The client left processes in its group that xtask had to kill.
+    pub leftover_processes: bool,
+}
+
+/// Facts about the run for the outputs.
+pub struct RunMeta {
+    /// The command line.
+    pub command: String,
+    /// RFC 3339 UTC.
+    pub date: String,
+    /// Whole run, ms.
+    pub wall_ms: f64,
+    /// Pool size.
+    pub jobs: usize,
+    /// Capabilities by peer name (`rust client`/`rust server` when they differ).
+    pub peers: BTreeMap<String, Capabilities>,
+}
+
+/// Runs `cargo xtask matrix`.
+pub fn run(args: &MatrixArgs) -> Result<()> {
+    let root = project_root();
+    let spec = MatrixSpec::parse(&fs::read_to_string(root.join("xtask/matrix.toml"))?)?;
+    let filters = Filters {
+        client: args.client.clone(),
+        server: args.server.clone(),
+        tls: args.tls.clone(),
+        key: args.key.clone(),
+        transport: args.transport.clone(),
+    };
+    let resolve = |argv: &[String]| -> Vec<String> {
+        argv.iter()
+            .map(|a| {
+                if a.contains('/') {
+                    root.join(a).display().to_string()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect()
+    };
+    let available = |peer: &str| {
+        let spec = &spec.peers[peer];
+        !spec.optional
+            || spec.client.as_deref().is_some_and(|argv| {
+                argv.iter()
+                    .filter(|a| a.contains('/'))
+                    .all(|a| root.join(a).exists())
+            })
+    };
+    let cells = spec.expand(&filters, available)?;
+    if cells.is_empty() {
+        bail!("no cell matches the filters");
+    }
+    let used =
+        |role: fn(&Cell) -> &String| cells.iter().map(role).cloned().collect::<BTreeSet<_>>();
+    let (clients, servers) = (used(|c| &c.client), used(|c| &c.server));
+    if !args.no_build {
+        let to_build: BTreeSet<&str> = clients
+            .iter()
+            .chain(&servers)
+            .map(|p| {
+                if p == "python-rs" {
+                    "python"
+                } else {
+                    p.as_str()
+                }
+            })
+            .collect();
+        crate::peers::build(&to_build.into_iter().collect::<Vec<_>>())?;
+    }
+
+    let mut argvs: BTreeMap<(String, &str), Vec<String>> = BTreeMap::new();
+    for (set, role) in [(&clients, "client"), (&servers, "server")] {
+        for peer in set {
+            let prefix = match role {
+                "client" => spec.peers[peer].client.as_ref(),
+                _ => spec.peers[peer].server.as_ref(),
+            }
+            .with_context(|| format!("peer {peer} has no {role} command in matrix.toml"))?;
+            let argv = resolve(prefix);
+            for arg in argv.iter().filter(|a| a.starts_with('/')) {
+                if !Path::new(arg).exists() {
+                    bail!("peer {peer} ({role}): {arg} does not exist; run `cargo xtask peers`");
+                }
+            }
+            argvs.insert((peer.clone(), role), argv);
+        }
+    }
+    let caps = query_capabilities(&argvs)?;
+    let mut peers_meta = BTreeMap::new();
+    for ((peer, role), argv) in &argvs {
+        let other = if *role == "client" {
+            "server"
+        } else {
+            "client"
+        };
+        let same = argvs.get(&(peer.clone(), other)).is_none_or(|o| o == argv);
+        let name = if same {
+            peer.clone()
+        } else {
+            format!("{peer} {role}")
+        };
+        peers_meta.insert(name, caps[argv].clone());
+    }
+
+    let matrix_dir = root.join("target/matrix");
+    let certs = issue_certs(&matrix_dir.join("certs"), &cells)?;
+    let cells_dir = matrix_dir.join("cells");
+    if cells_dir.exists() {
+        fs::remove_dir_all(&cells_dir)?;
+    }
+    runner::become_subreaper();
+    let time_limit = args.time_limit.unwrap_or(spec.time_limit_secs);
+    let started = Instant::now();
+    let results = pool::run_all(
+        &cells,
+        args.jobs,
+        |c| format!("{} {} {}", c.row(), c.column(), c.transport),
+        |r: &Result<CellResult>| match r.as_ref().map(|r| r.judgement.verdict) {
+            Ok(Verdict::Pass) => "✓",
+            Ok(Verdict::Fail) => "✗",
+            Ok(Verdict::Timeout) => "⏱",
+            Ok(Verdict::NotApplicable) => "n/a",
+            Err(_) => "error",
+        },
+        |cell| {
+            let client = &argvs[&(cell.client.clone(), "client")];
+            let server = &argvs[&(cell.server.clone(), "server")];
+            if let Some(reason) = capabilities::not_applicable(cell, &caps[client], &caps[server]) {
+                return Ok(CellResult {
+                    cell: cell.clone(),
+                    judgement: Judgement::not_applicable(reason),
+                    wall_ms: None,
+                    argv: Vec::new(),
+                    dir: None,
+                    leftover_processes: false,
+                });
+            }
+            let set = cell
+                .key
+                .as_ref()
+                .filter(|_| cell.tls == "manual")
+                .map(|k| &certs[k]);
+            let plan = runner::CellPlan {
+                cell,
+                client,
+                server,
+                certs: set,
+                client_timeout_secs: spec.client_timeout_secs.min(time_limit),
+                time_limit_secs: time_limit,
+                dir: cells_dir.join(cell.id()),
+            };
+            let ran = runner::run(&plan, &root)?;
+            let leaves = set.map(|s| IssuedLeaves {
+                server_sha256: s.server_sha256.clone(),
+                client_sha256: s.client_sha256.clone(),
+            });
+            Ok(CellResult {
+                cell: cell.clone(),
+                judgement: verdict::judge(cell, leaves.as_ref(), &ran.outcome),
+                wall_ms: Some(ran.wall_ms),
+                argv: ran.argv,
+                dir: Some(format!("target/matrix/cells/{}", cell.id())),
+                leftover_processes: ran.leftover_processes,
+            })
+        },
+    );
+    let results: Vec<CellResult> = results.into_iter().collect::<Result<_>>()?;
+    let meta = RunMeta {
+        command: format!(
+            "cargo xtask {}",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        ),
+        date: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)?,
+        wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+        jobs: args.jobs,
+        peers: peers_meta,
+    };
+    write_outputs(&root, &spec, &results, &meta)
+}
+
+/// `PEER capabilities` once per distinct command.
+fn query_capabilities(
+    argvs: &BTreeMap<(String, &str), Vec<String>>,
+) -> Result<BTreeMap<Vec<String>, Capabilities>> {
+    let mut caps = BTreeMap::new();
+    for ((peer, role), argv) in argvs {
+        if caps.contains_key(argv) {
+            continue;
+        }
+        let out = duct::cmd(
+            &argv[0],
+            argv[1..].iter().chain([&"capabilities".to_string()]),
+        )
+        .dir(project_root())
+        .stderr_capture()
+        .read()
+        .with_context(|| format!("`{} capabilities` ({peer} {role}) failed", argv.join(" ")))?;
+        let parsed: Capabilities = serde_json::from_str(&out).with_context(|| {
+            format!("{peer} {role}: capabilities output is not the contract's JSON: {out}")
+        })?;
+        caps.insert(argv.clone(), parsed);
+    }
+    Ok(caps)
+}
+
+/// Fresh CA and leaves for every key type of a `manual` cell.
+fn issue_certs(dir: &Path, cells: &[Cell]) -> Result<BTreeMap<String, CertSet>> {
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    let keys: BTreeSet<&String> = cells
+        .iter()
+        .filter(|c| c.tls == "manual")
+        .filter_map(|c| c.key.as_ref())
+        .collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = keys
+            .into_iter()
+            .map(|k| (k.clone(), scope.spawn(move || certs::generate(dir, k))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(k, h)| Ok((k, h.join().expect("certificate thread")?)))
+            .collect()
+    })
+}
+
+fn write_outputs(
+    root: &Path,
+    spec: &MatrixSpec,
+    results: &[CellResult],
+    meta: &RunMeta,
+) -> Result<()> {
+    let rows: Vec<String> = spec
+        .clients
+        .iter()
+        .flat_map(|c| spec.servers.iter().map(move |s| format!("{c}→{s}")))
+        .collect();
+    let grid = render::Grid::new(results, &spec.columns(), &rows, &spec.transports);
+    let table = render::text(&grid, results);
+    let dir = root.join("target/matrix");
+    fs::create_dir_all(&dir)?;
+    fs::write(dir.join("matrix.txt"), &table)?;
+    fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(&outputs::report_json(results, meta))?,
+    )?;
+    fs::write(dir.join("junit.xml"), outputs::junit_xml(results, meta))?;
+    fs::write(
+        root.join("docs/compatibility-matrix.md"),
+        render::markdown(&grid, results, meta),
+    )?;
+    print!("{table}");
+
+    let mut slowest: Vec<&CellResult> = results.iter().filter(|r| r.wall_ms.is_some()).collect();
+    slowest.sort_by(|a, b| {
+        b.wall_ms
+            .partial_cmp(&a.wall_ms)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    eprintln!(
+        "\nmatrix: {:.1} s wall, {} jobs; slowest cells:",
+        meta.wall_ms / 1000.0,
+        meta.jobs
+    );
+    for r in slowest.iter().take(5) {
+        eprintln!("  {:>8.0} ms  {}", r.wall_ms.unwrap_or(0.0), r.cell.id());
+    }
+    let leftovers: Vec<String> = results
+        .iter()
+        .filter(|r| r.leftover_processes)
+        .map(|r| r.cell.id())
+        .collect();
+    if !leftovers.is_empty() {
+        eprintln!(
+            "matrix: clients left processes running (killed by xtask): {}",
+            leftovers.join(", ")
+        );
+    }
+    eprintln!(
+        "matrix: wrote target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md"
+    );
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The matrix as data: `xtask/matrix.toml` parsed and expanded into cells.
+//!
+//! A cell is one client × server × (tls, key) × transport. Expansion is pure (no process,
+//! no file system) so it is unit-tested; filters narrow it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The matrix declaration (`xtask/matrix.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixSpec {
+    /// Per-cell wall-clock limit enforced by xtask.
+    pub time_limit_secs: u64,
+    /// `--timeout` given to clients.
+    pub client_timeout_secs: u64,
+    /// Client peers, in row order.
+    pub clients: Vec<String>,
+    /// Server peers, in row order.
+    pub servers: Vec<String>,
+    /// Transports, in table order.
+    pub transports: Vec<String>,
+    /// TLS modes with the key types each is run with (none for `off`).
+    pub tls: Vec<TlsAxis>,
+    /// How each peer is invoked.
+    pub peers: BTreeMap<String, PeerSpec>,
+}
+
+/// One TLS mode and its key types.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsAxis {
+    /// `off`, `auto` or `manual`.
+    pub mode: String,
+    /// Key types; empty for `off`.
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// How a peer is invoked (workspace-relative argv before the subcommand).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSpec {
+    /// argv prefix for `client`.
+    pub client: Option<Vec<String>>,
+    /// argv prefix for `server`.
+    pub server: Option<Vec<String>>,
+    /// Left out without error when its files do not exist yet.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// One pairing under one crypto configuration and transport.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    /// Client peer name.
+    pub client: String,
+    /// Server peer name.
+    pub server: String,
+    /// `off`, `auto`, `manual`.
+    pub tls: String,
+    /// Key type; `None` for `off`.
+    pub key: Option<String>,
+    /// `tcp` or `unix`.
+    pub transport: String,
+}
+
+impl Cell {
+    /// A file-name-safe unique id, e.g. `go-python-auto-ec-p256-unix`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}-{}-{}-{}",
+            self.client,
+            self.server,
+            self.column(),
+            self.transport
+        )
+        .replace('/', "-")
+    }
+
+    /// Table row label: `client→server`.
+    pub fn row(&self) -> String {
+        format!("{}→{}", self.client, self.server)
+    }
+
+    /// Table column label: `off` or `tls/key`.
+    pub fn column(&self) -> String {
+        match &self.key {
+            Some(key) => format!("{}/{key}", self.tls),
+            None => self.tls.clone(),
+        }
+    }
+}
+
+/// Comma-list filters from the command line; an empty list keeps everything.
+#[derive(Debug, Default, Clone)]
+pub struct Filters {
+    /// `--client`.
+    pub client: Vec<String>,
+    /// `--server`.
+    pub server: Vec<String>,
+    /// `--tls`.
+    pub tls: Vec<String>,
+    /// `--key` (`none` selects the key-less `off` cells).
+    pub key: Vec<String>,
+    /// `--transport`.
+    pub transport: Vec<String>,
+}
+
+impl MatrixSpec {
+    /// Parses the declaration.
+    pub fn parse(text: &str) -> Result<Self> {
+        let spec: Self = toml::from_str(text).context("parsing xtask/matrix.toml")?;
+        for peer in spec.clients.iter().chain(&spec.servers) {
+            if !spec.peers.contains_key(peer) {
+                bail!("matrix.toml names peer `{peer}` but has no [peers.{peer}]");
+            }
+        }
+        Ok(spec)
+    }
+
+    /// All column labels in table order (`off`, `auto/ec-p256`, ...).
+    pub fn columns(&self) -> Vec<String> {
+        self.tls
+            .iter()
+            .flat_map(|axis| {
+                if axis.keys.is_empty() {
+                    vec![axis.mode.clone()]
+                } else {
+                    axis.keys
+                        .iter()
+                        .map(|k| format!("{}/{k}", axis.mode))
+                        .collect()
+                }
+            })
+            .collect()
+    }
+
+    /// Every cell that passes `filters`, keeping only clients for which `client_available`
+    /// holds (optional peers whose files are absent are left out).
+    pub fn expand(
+        &self,
+        filters: &Filters,
+        client_available: impl Fn(&str) -> bool,
+    ) -> Result<Vec<Cell>> {
+        let keys: Vec<&String> = self.tls.iter().flat_map(|a| &a.keys).collect();
+        check_known("--client", &filters.client, self.clients.iter())?;
+        check_known("--server", &filters.server, self.servers.iter())?;
+        check_known("--tls", &filters.tls, self.tls.iter().map(|a| &a.mode))?;
+        check_known("--transport", &filters.transport, self.transports.iter())?;
+        let none = "none".to_string();
+        check_known("--key", &filters.key, keys.into_iter().chain([&none]))?;
+        let keep =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+
+        let mut cells = Vec::new();
+        for client in self.clients.iter().filter(|c| keep(&filters.client, c)) {
+            if !client_available(client) {
+                continue;
+            }
+            for server in self.servers.iter().filter(|s| keep(&filters.server, s)) {
+                for axis in self.tls.iter().filter(|a| keep(&filters.tls, &a.mode)) {
+                    let keys: Vec<Option<&String>> = if axis.keys.is_empty() {
+                        vec![None]
+                    } else {
+                        axis.keys.iter().map(Some).collect()
+                    };
+                    for key in keys
+                        .into_iter()
+                        .filter(|k| keep(&filters.key, k.map_or("none", |k| k.as_str())))
+                    {
+                        for transport in self
+                            .transports
+                            .iter()
+                            .filter(|t| keep(&filters.transport, t))
+                        {
+                            cells.push(Cell {
+                                client: client.clone(),
+                                server: server.clone(),
+                                tls: axis.mode.clone(),
+                                key: key.cloned(),
+                                transport: transport.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(cells)
+    }
+}
+
+fn check_known<'a>(
+    flag: &str,
+    given: &[String],
+    known: impl Iterator<Item = &'a String> + Clone,
+) -> Result<()> {
+    for value in given {
+        if !known.clone().any(|k| k == value) {
+            let list: Vec<&str> = known.map(String::as_str).collect();
+            bail!("{flag} {value}: unknown (known: {})", list.join(", "));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> MatrixSpec {
+        MatrixSpec::parse(include_str!("../../matrix.toml")).unwrap()
+    }
+
+    #[test]
+    fn full_matrix_is_every_pairing_times_eleven_crypto_times_two_transports() {
+        let cells = spec()
+            .expand(&Filters::default(), |c| c != "python-rs")
+            .unwrap();
+        assert_eq!(cells.len(), 3 * 3 * 11 * 2);
+        assert_eq!(cells[0].id(), "rust-rust-off-tcp");
+        assert_eq!(cells[1].id(), "rust-rust-off-unix");
+        assert_eq!(cells[2].id(), "rust-rust-auto-ec-p256-tcp");
+        let ids: std::collections::BTreeSet<_> = cells.iter().map(Cell::id).collect();
+        assert_eq!(ids.len(), cells.len(), "ids are unique");
+    }
+
+    #[test]
+    fn optional_python_rs_joins_when_available() {
+        let cells = spec().expand(&Filters::default(), |_| true).unwrap();
+        assert_eq!(cells.len(), 4 * 3 * 11 * 2);
+        assert!(cells.iter().all(|c| c.server != "python-rs"));
+    }
+
+    #[test]
+    fn filters_narrow_each_axis() {
+        let filters = Filters {
+            client: vec!["go".into(), "python".into()],
+            server: vec!["python".into()],
+            tls: vec!["auto".into(), "off".into()],
+            key: vec!["ec-p384".into()],
+            transport: vec!["unix".into()],
+        };
+        let cells = spec().expand(&filters, |_| true).unwrap();
+        let ids: Vec<_> = cells.iter().map(Cell::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "go-python-auto-ec-p384-unix",
+                "python-python-auto-ec-p384-unix"
+            ]
+        );
+    }
+
+    #[test]
+    fn key_none_selects_off_cells() {
+        let filters = Filters {
+            key: vec!["none".into()],
+            ..Filters::default()
+        };
+        let cells = spec().expand(&filters, |_| false).unwrap();
+        assert!(cells.is_empty(), "no client available");
+        let cells = spec().expand(&filters, |_| true).unwrap();
+        assert!(cells.iter().all(|c| c.tls == "off" && c.key.is_none()));
+        assert_eq!(cells.len(), 4 * 3 * 2);
+    }
+
+    #[test]
+    fn unknown_filter_value_is_an_error() {
+        let filters = Filters {
+            client: vec!["pyhton".into()],
+            ..Filters::default()
+        };
+        let err = spec().expand(&filters, |_| true).unwrap_err();
+        assert!(
+            err.to_string().contains("--client pyhton: unknown"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn columns_follow_declaration_order() {
+        let columns = spec().columns();
+        assert_eq!(columns.len(), 11);
+        assert_eq!(columns[0], "off");
+        assert_eq!(columns[1], "auto/ec-p256");
+        assert_eq!(columns[10], "manual/rsa-4096");
+    }
+}

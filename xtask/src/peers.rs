@@ -1,0 +1,253 @@
+//! `cargo xtask peers`: build every peer the matrix drives.
+//!
+//! - rust: `cargo build --release -p soup-client -p soup-server` (cargo is its own stamp);
+//! - go: `go build` of soup-go into `target/peers/bin/soup-go` (modules fetched by the Go
+//!   toolchain);
+//! - python: a venv in `target/peers/venv` with `python/peer/requirements*.txt`.
+//!
+//! Go and Python are skipped when a stamp file under `target/peers/stamps/` holds the hash
+//! of every input (sources, pins, tool version), so a second run is quick. A missing tool is
+//! an error that names it and how to install it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use duct::cmd;
+use sha2::{Digest, Sha256};
+
+use crate::project_root;
+
+/// Flags of `cargo xtask peers`.
+#[derive(Args, Debug, Default)]
+pub struct PeersArgs {
+    /// Build only these peers (comma list of rust, go, python).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+/// The peers this command knows how to build.
+pub const BUILDABLE: [&str; 3] = ["rust", "go", "python"];
+
+/// Runs `cargo xtask peers`.
+pub fn run(args: &PeersArgs) -> Result<()> {
+    let wanted: Vec<&str> = if args.only.is_empty() {
+        BUILDABLE.to_vec()
+    } else {
+        args.only.iter().map(String::as_str).collect()
+    };
+    build(&wanted)
+}
+
+/// Builds the named peers (`python-rs` rides on the python venv).
+pub fn build(peers: &[&str]) -> Result<()> {
+    let root = project_root();
+    for peer in peers {
+        match *peer {
+            "rust" => build_rust(&root)?,
+            "go" => build_go(&root)?,
+            "python" | "python-rs" => build_python(&root)?,
+            other => bail!("unknown peer `{other}` (known: rust, go, python)"),
+        }
+    }
+    Ok(())
+}
+
+fn build_rust(root: &Path) -> Result<()> {
+    eprintln!("peers: rust: cargo build --release -p soup-client -p soup-server");
+    cmd!(
+        "cargo",
+        "build",
+        "--release",
+        "-p",
+        "soup-client",
+        "-p",
+        "soup-server"
+    )
+    .dir(root)
+    .run()
+    .context("building the Rust peers (`soup`, `soup-server`) failed")?;
+    Ok(())
+}
+
+fn build_go(root: &Path) -> Result<()> {
+    let go = require_tool(
+        "go",
+        "install Go 1.26 or newer (e.g. `apt-get install golang-go`, or the official tarball) and put `go` on PATH",
+    )?;
+    let module = root.join("go");
+    let package = go_main_package(&module)?;
+    let out = root.join("target/peers/bin/soup-go");
+    let version = cmd!(&go, "version").read().context("`go version` failed")?;
+    let stamp = Stamp::new(root, "go", &[&module], &version)?;
+    if stamp.is_fresh() && out.exists() {
+        eprintln!("peers: go: up to date ({})", out.display());
+        return Ok(());
+    }
+    eprintln!("peers: go: go build -o {} {package}", out.display());
+    cmd!(&go, "build", "-o", &out, &package)
+        .dir(&module)
+        .run()
+        .context("`go build` of soup-go failed")?;
+    stamp.write()
+}
+
+/// The main package of soup-go: `./cmd/soup-go` when it holds Go files, else the module root.
+fn go_main_package(module: &Path) -> Result<String> {
+    let has_go = |dir: &Path| {
+        fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "go"))
+        })
+    };
+    if has_go(&module.join("cmd/soup-go")) {
+        Ok("./cmd/soup-go".into())
+    } else if has_go(module) {
+        Ok(".".into())
+    } else {
+        bail!(
+            "no Go main package for soup-go: expected Go files in {} or {}",
+            module.join("cmd/soup-go").display(),
+            module.display()
+        )
+    }
+}
+
+fn build_python(root: &Path) -> Result<()> {
+    let python = require_tool(
+        "python3",
+        "install Python 3.10 or newer with venv support (e.g. `apt-get install python3 python3-venv`)",
+    )?;
+    if cmd!(&python, "-c", "import venv, ensurepip")
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()?
+        .status
+        .code()
+        != Some(0)
+    {
+        bail!(
+            "`python3` has no working `venv`/`ensurepip` module: install it (e.g. `apt-get install python3-venv`)"
+        );
+    }
+    let peer_dir = root.join("python/peer");
+    let requirements = requirement_files(&peer_dir)?;
+    let venv = root.join("target/peers/venv");
+    let version = cmd!(&python, "--version").read()?;
+    let inputs: Vec<&Path> = requirements.iter().map(PathBuf::as_path).collect();
+    let stamp = Stamp::new(root, "python", &inputs, &version)?;
+    let venv_python = venv.join("bin/python");
+    if stamp.is_fresh() && venv_python.exists() {
+        eprintln!("peers: python: up to date ({})", venv.display());
+        return Ok(());
+    }
+    if !venv_python.exists() {
+        eprintln!(
+            "peers: python: {} -m venv {}",
+            python.display(),
+            venv.display()
+        );
+        cmd!(&python, "-m", "venv", &venv)
+            .run()
+            .context("creating the venv failed")?;
+    }
+    let mut pip = vec![
+        "-m".into(),
+        "pip".into(),
+        "install".into(),
+        "--quiet".into(),
+    ];
+    for file in &requirements {
+        pip.push("-r".into());
+        pip.push(file.display().to_string());
+    }
+    eprintln!("peers: python: pip install {}", pip[4..].join(" "));
+    duct::cmd(&venv_python, &pip)
+        .run()
+        .context("installing the Python peer's pinned requirements failed")?;
+    stamp.write()
+}
+
+/// `python/peer/requirements*.txt`, sorted so the stamp is stable.
+fn requirement_files(peer_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(peer_dir)
+        .with_context(|| format!("reading {}", peer_dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("requirements") && n.ends_with(".txt"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "no pinned requirements in {} (requirements*.txt)",
+            peer_dir.display()
+        );
+    }
+    Ok(files)
+}
+
+/// Finds `tool` on PATH or fails with an install hint.
+pub fn require_tool(tool: &str, hint: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| format!("`{tool}` not found on PATH: {hint}"))
+}
+
+/// A hash of a build's inputs, stored under `target/peers/stamps/NAME.stamp`.
+struct Stamp {
+    path: PathBuf,
+    digest: String,
+}
+
+impl Stamp {
+    /// Hashes every file under `inputs` (recursively, in path order) plus `extra`.
+    fn new(root: &Path, name: &str, inputs: &[&Path], extra: &str) -> Result<Self> {
+        let mut files = Vec::new();
+        for input in inputs {
+            collect_files(input, &mut files)?;
+        }
+        files.sort();
+        let mut hasher = Sha256::new();
+        hasher.update(extra.as_bytes());
+        for file in &files {
+            hasher.update(file.to_string_lossy().as_bytes());
+            hasher.update(fs::read(file).with_context(|| format!("reading {}", file.display()))?);
+        }
+        Ok(Self {
+            path: root
+                .join("target/peers/stamps")
+                .join(format!("{name}.stamp")),
+            digest: hex::encode(hasher.finalize()),
+        })
+    }
+
+    fn is_fresh(&self) -> bool {
+        fs::read_to_string(&self.path).is_ok_and(|s| s.trim() == self.digest)
+    }
+
+    fn write(&self) -> Result<()> {
+        fs::create_dir_all(self.path.parent().expect("stamp has a parent"))?;
+        fs::write(&self.path, &self.digest)?;
+        Ok(())
+    }
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_dir() {
+        for entry in fs::read_dir(path)? {
+            collect_files(&entry?.path(), out)?;
+        }
+    } else if path.is_file() {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `cargo xtask test`: the project's one test command. Stages, in order: build the peers,
+//! `cargo test --workspace` (minus the matrix snapshot), the Go peer's `go test ./...`, the
+//! Python peer's pytest, the full matrix, the matrix snapshot test, and a check that no peer
+//! process is left running. Every stage runs even when an earlier one failed (except those
+//! that need the peers); the last line is `N passed, N failed`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use duct::cmd;
+
+use crate::project_root;
+
+/// Flags of `cargo xtask test`.
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Cells run at once by the matrix stage.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+}
+
+/// Name of the snapshot test, skipped in the workspace stage and run after the matrix.
+const SNAPSHOT_TEST: &str = "matrix_table_matches_snapshot";
+
+/// Runs `cargo xtask test`.
+pub fn run(args: &TestArgs) -> Result<()> {
+    let root = project_root();
+    let before = peer_processes(&root);
+    let mut results: Vec<(&str, Result<()>)> = Vec::new();
+    let mut stage = |name: &'static str, f: &dyn Fn() -> Result<()>| {
+        eprintln!("\n==> {name}");
+        let r = f();
+        match &r {
+            Ok(()) => eprintln!("==> {name}: passed"),
+            Err(e) => eprintln!("==> {name}: FAILED: {e:#}"),
+        }
+        results.push((name, r));
+    };
+
+    stage("peers", &|| crate::peers::build(&crate::peers::BUILDABLE));
+    stage("cargo test --workspace", &|| {
+        status(
+            cmd!(
+                "cargo",
+                "test",
+                "--workspace",
+                "--",
+                "--skip",
+                SNAPSHOT_TEST
+            )
+            .dir(&root),
+        )
+    });
+    stage("go test ./...", &|| {
+        status(cmd!("go", "test", "./...").dir(root.join("go")))
+    });
+    stage("pytest (python peer)", &|| {
+        let python = root.join("target/peers/venv/bin/python");
+        let out = cmd!(python, "-m", "pytest", "-q", "python/peer")
+            .dir(&root)
+            .unchecked()
+            .run()?;
+        match out.status.code() {
+            Some(0) => Ok(()),
+            Some(5) => bail!("pytest collected no test under python/peer"),
+            code => bail!("pytest exited {code:?}"),
+        }
+    });
+    // In-process: `cargo test --workspace` above may have replaced this very binary.
+    stage("cargo xtask matrix", &|| {
+        crate::matrix::run(&crate::matrix::MatrixArgs {
+            jobs: args.jobs,
+            no_build: true,
+            ..crate::matrix::MatrixArgs::default()
+        })
+    });
+    stage("matrix snapshot", &|| {
+        status(cmd!("cargo", "test", "-p", "xtask", "--test", "matrix_snapshot").dir(&root))
+    });
+    stage("no peer process left", &|| {
+        let left: Vec<String> = peer_processes(&root).difference(&before).cloned().collect();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            bail!("still running:\n  {}", left.join("\n  "))
+        }
+    });
+
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    for (name, r) in &results {
+        eprintln!("{} {name}", if r.is_ok() { "ok    " } else { "FAILED" });
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if failed > 0 {
+        bail!("{failed} stage(s) failed");
+    }
+    Ok(())
+}
+
+fn status(expr: duct::Expression) -> Result<()> {
+    let out = expr.unchecked().run()?;
+    if !out.status.success() {
+        bail!("exited with {}", out.status);
+    }
+    Ok(())
+}
+
+/// `pid command` of running peer processes started from this tree.
+fn peer_processes(root: &Path) -> BTreeSet<String> {
+    let patterns = [
+        root.join("target/release/soup-server"),
+        root.join("target/peers/bin/soup-go"),
+        root.join("python/peer/soup_peer.py"),
+    ];
+    let mut found = BTreeSet::new();
+    for pattern in patterns {
+        let out = cmd!("pgrep", "-a", "-f", pattern.display().to_string())
+            .unchecked()
+            .stderr_null()
+            .read()
+            .unwrap_or_default();
+        found.extend(out.lines().map(str::to_owned));
+    }
+    found
+}

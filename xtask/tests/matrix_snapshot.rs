@@ -1,0 +1,18 @@
+//! The rendered matrix table is an insta snapshot: any change in any cell, for better or
+//! worse, fails here until the new snapshot is reviewed (`cargo insta review`).
+//!
+//! Reads the table the last `cargo xtask matrix` run wrote to `target/matrix/matrix.txt`.
+
+use std::path::Path;
+
+#[test]
+fn matrix_table_matches_snapshot() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/matrix/matrix.txt");
+    let table = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "no matrix table at {} ({e}): run `cargo xtask matrix` first",
+            path.display()
+        )
+    });
+    insta::assert_snapshot!("compatibility_matrix", table);
+}
