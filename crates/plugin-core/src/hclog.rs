@@ -122,10 +122,13 @@ where
 }
 
 /// Installs the global subscriber for a plugin: hclog JSON on stderr, level from
-/// `RUST_LOG` (default `info`; go-plugin hosts filter by their own level anyway).
+/// `RUST_LOG` (default `info`, plus h2's server diagnostics, which say why a host's
+/// request was refused, e.g. a malformed `:authority`; go-plugin hosts filter by their
+/// own level anyway).
 /// Returns false if a subscriber was already installed.
 pub fn init(module: &str) -> bool {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,h2::server=debug"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

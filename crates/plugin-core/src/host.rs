@@ -266,13 +266,15 @@ impl PluginClient {
         let (channel, tls_session) = match connect(&handshake, tls_config, peer_key, &line).await {
             Ok(c) => c,
             Err(e) => {
-                kill_and_reap(&mut child).await;
-                return Err(e);
+                terminate_and_reap(&mut child).await;
+                settle(&mut readers).await;
+                return Err(e.with_stderr_tail(stderr.lines()));
             }
         };
         if let Err(e) = check_health(&channel, &line).await {
-            kill_and_reap(&mut child).await;
-            return Err(e);
+            terminate_and_reap(&mut child).await;
+            settle(&mut readers).await;
+            return Err(e.with_stderr_tail(stderr.lines()));
         }
         readers.push(tokio::spawn(forward_stdio(channel.clone(), name.clone())));
 
@@ -398,6 +400,22 @@ impl Drop for PluginClient {
 pub(crate) async fn kill_and_reap(child: &mut Child) {
     let _ = child.start_kill();
     let _ = child.wait().await;
+}
+
+/// After a failed connection: SIGTERM, so the plugin can log its side of the failure
+/// (a TLS alert, say) before it goes, then SIGKILL if it has not exited in 500 ms.
+async fn terminate_and_reap(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) on our own, not yet reaped, child.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        if tokio::time::timeout(Duration::from_millis(500), child.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    kill_and_reap(child).await;
 }
 
 /// Waits (bounded) for the pipe readers so the stderr tail is complete.

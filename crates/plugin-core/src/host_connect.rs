@@ -90,16 +90,19 @@ pub(crate) async fn connect(
                     peer_key,
                     cause,
                     line,
+                    stderr_tail: Vec::new(),
                 },
                 Some((false, cause)) => HostError::Connect {
                     address,
                     cause,
                     line,
+                    stderr_tail: Vec::new(),
                 },
                 None => HostError::Connect {
                     address,
                     cause: error_chain(&e),
                     line,
+                    stderr_tail: Vec::new(),
                 },
             })
         }
@@ -125,6 +128,7 @@ pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), Ho
     let health_err = |cause: String| HostError::Health {
         cause,
         line: line.to_string(),
+        stderr_tail: Vec::new(),
     };
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_check_response::ServingStatus;
@@ -148,7 +152,7 @@ pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), Ho
         Ok(Err(status)) => Err(health_err(format!(
             "{:?}: {}",
             status.code(),
-            status.message()
+            error_chain(&status)
         ))),
     }
 }

@@ -88,6 +88,8 @@ pub enum HostError {
         cause: String,
         /// The handshake line the plugin printed.
         line: String,
+        /// What the plugin wrote to stderr (its side of the failure).
+        stderr_tail: Vec<String>,
     },
     /// The plugin's address could not be reached.
     #[error("cannot connect to plugin at {address}: {cause}")]
@@ -98,6 +100,8 @@ pub enum HostError {
         cause: String,
         /// The handshake line the plugin printed.
         line: String,
+        /// What the plugin wrote to stderr.
+        stderr_tail: Vec<String>,
     },
     /// The plugin's gRPC health service did not report `plugin` SERVING.
     #[error("plugin health check failed: {cause}")]
@@ -106,6 +110,8 @@ pub enum HostError {
         cause: String,
         /// The handshake line the plugin printed.
         line: String,
+        /// What the plugin wrote to stderr.
+        stderr_tail: Vec<String>,
     },
     /// Our TLS material could not be prepared.
     #[error(transparent)]
@@ -130,9 +136,23 @@ impl HostError {
         match self {
             HostError::CookieRejected { stderr_tail, .. }
             | HostError::HandshakeTimeout { stderr_tail, .. }
-            | HostError::Exited { stderr_tail, .. } => stderr_tail,
+            | HostError::Exited { stderr_tail, .. }
+            | HostError::Tls { stderr_tail, .. }
+            | HostError::Connect { stderr_tail, .. }
+            | HostError::Health { stderr_tail, .. } => stderr_tail,
             _ => &[],
         }
+    }
+
+    /// Attaches the plugin's stderr tail to a failure found after the handshake.
+    pub(crate) fn with_stderr_tail(mut self, tail: Vec<String>) -> Self {
+        if let HostError::Tls { stderr_tail, .. }
+        | HostError::Connect { stderr_tail, .. }
+        | HostError::Health { stderr_tail, .. } = &mut self
+        {
+            *stderr_tail = tail;
+        }
+        self
     }
 
     /// The handshake line, for failures after the plugin printed one.

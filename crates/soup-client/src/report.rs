@@ -140,6 +140,19 @@ fn status_name(code: tonic::Code) -> String {
 /// Runs the contract's client side and returns the report (never panics on peer
 /// misbehaviour: every failure becomes `error`).
 pub async fn run_client(run: ClientRun) -> Report {
+    run_client_as(
+        run,
+        Peer {
+            language: "rust",
+            implementation: implementation(),
+        },
+    )
+    .await
+}
+
+/// [`run_client`] for another front end of this library, which reports itself as `peer`
+/// (the Python binding is `python-rs`); `peer.language` also goes into the handshake probe.
+pub async fn run_client_as(run: ClientRun, peer: Peer) -> Report {
     let started = Instant::now();
     let requested = Requested {
         tls: run.tls.to_string(),
@@ -149,10 +162,7 @@ pub async fn run_client(run: ClientRun) -> Report {
     };
     let mut report = Report {
         schema: SCHEMA,
-        peer: Peer {
-            language: "rust",
-            implementation: implementation(),
-        },
+        peer,
         requested,
         observed: Observed::default(),
         timings: Timings::default(),
@@ -229,7 +239,7 @@ async fn execute(run: &ClientRun, report: &mut Report) {
     report.timings.handshake_to_first_rpc_ms = Some(0.0);
 
     let mut first = true;
-    for step in script::steps("rust") {
+    for step in script::steps(report.peer.language) {
         let t = Instant::now();
         let (result, value) = match step.op {
             Op::Put => (

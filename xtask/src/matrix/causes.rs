@@ -43,6 +43,8 @@ const RULES: &[(&str, &str, &str, &str)] = &[
     ("*", r"(?i)InvalidContentType|wrong version number|WRONG_VERSION_NUMBER|http request to an https server|first record does not look like a TLS handshake", "tls: one side spoke plaintext to a TLS endpoint", "plain"),
     ("*", r"(?i)alpn|application protocol", "tls: ALPN h2 not negotiated", "alpn"),
     ("*", r"(?i)ALERT_HANDSHAKE_FAILURE|handshake_failure alert|alert handshake failure", "tls: peer sent a handshake_failure alert ({KEY})", "tls-alert"),
+    ("*", r"(?i)malformed authority", "http2: server rejected the client's :authority (a percent-encoded unix socket path)", "authority"),
+    ("*", r"(?i)RST_STREAM.*error code 1\b|PROTOCOL_ERROR", "http2: server reset the stream (PROTOCOL_ERROR)", "h2-proto"),
     ("*", r"(?i)resource_exhausted|larger than max|message too large|exceeds? (the )?max", "grpc: message size limit", "size"),
     ("tls", r"", "tls: handshake failed", "tls"),
     ("connect", r"(?i)\btls\b|ssl|handshake failure|alert|certificate", "tls: handshake failed", "tls"),
@@ -112,12 +114,15 @@ pub fn classify(failure: &Failure<'_>) -> Cause {
 
 /// An hclog JSON line below `warn`: configuration dumps and progress notes whose keys
 /// (`"tls"`, `PLUGIN_MAGIC_COOKIE_KEY`, ...) would match rules without saying what failed.
+/// Exception: h2 reports why it refused a request ("malformed headers: ...") only at
+/// debug level, and that line is the diagnosis.
 fn is_routine_log(line: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| {
+        let message = v.get("@message").and_then(|m| m.as_str()).unwrap_or("");
         matches!(
             v.get("@level").and_then(|l| l.as_str()),
             Some("trace" | "debug" | "info")
-        )
+        ) && !message.starts_with("malformed headers")
     })
 }
 
@@ -179,6 +184,19 @@ mod tests {
     fn plugin_exit_before_handshake_uses_exit_code() {
         let c = cause("handshake", "plugin exited before we could connect", None);
         assert_eq!(c, Cause::new("exit", "plugin exited 1 before handshake"));
+    }
+
+    #[test]
+    fn h2_malformed_authority_is_the_diagnosis_even_at_debug_level() {
+        let tail = vec![r#"{"@level":"debug","@message":"malformed headers: malformed authority (b\"tmp%2Fplugin1\"): invalid authority","@module":"soup-server"}"#.to_string()];
+        let cause = classify(&Failure {
+            stage: "rpc",
+            message: "put-ascii: INTERNAL: Stream removed (RST_STREAM (Received RST_STREAM with error code 1))",
+            stderr_tail: &tail,
+            key: None,
+            plugin_exit: None,
+        });
+        assert_eq!(cause.short, "authority");
     }
 
     #[test]
