@@ -109,6 +109,17 @@ pub struct Filters {
     pub transport: Vec<String>,
 }
 
+impl Filters {
+    /// True when nothing is filtered out.
+    pub fn is_empty(&self) -> bool {
+        self.client.is_empty()
+            && self.server.is_empty()
+            && self.tls.is_empty()
+            && self.key.is_empty()
+            && self.transport.is_empty()
+    }
+}
+
 impl MatrixSpec {
     /// Parses the declaration.
     pub fn parse(text: &str) -> Result<Self> {

@@ -1,8 +1,14 @@
-//! `soup validate`: answers from the recorded matrix (`target/matrix/report.json` or
-//! `--report FILE`), or with `--probe` runs the pairing live.
+//! `soup validate`: answers "does CLIENT → SERVER work with this TLS mode and key?" from
+//! the recorded matrix (`target/matrix/report.json`, written by `cargo xtask matrix`);
+//! nothing about compatibility is known here otherwise. `--probe` re-runs the cell's
+//! recorded client command live and shows what crossed the wire this time.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+use soup_client::KeyType;
 
 /// Arguments of `soup validate`.
 #[derive(clap::Args)]
@@ -16,20 +22,137 @@ pub struct ValidateArgs {
     /// off | auto | manual
     #[arg(long)]
     pub tls: String,
-    /// Key type (ignored for tls off).
-    #[arg(long, default_value = "ec-p256")]
-    pub key: String,
+    /// Key type (ignored for tls off); aliases such as secp384r1 or P-521 accepted.
+    #[arg(long)]
+    pub key: Option<String>,
     /// tcp | unix
     #[arg(long, default_value = "unix")]
     pub transport: String,
     /// The matrix report to answer from.
     #[arg(long, default_value = "target/matrix/report.json")]
     pub report: PathBuf,
-    /// Run the pairing live instead (needs the peers built: `cargo xtask peers`).
+    /// Run the pairing live (its recorded command) instead of only reading the record.
     #[arg(long)]
     pub probe: bool,
 }
 
-pub async fn run(_args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("soup validate is not wired to the matrix report yet")
+fn find<'a>(report: &'a Value, args: &ValidateArgs, key: Option<&str>) -> Option<&'a Value> {
+    report["cells"].as_array()?.iter().find(|c| {
+        c["client"] == args.client.as_str()
+            && c["server"] == args.server.as_str()
+            && c["requested"]["tls"] == args.tls.as_str()
+            && c["requested"]["transport"] == args.transport.as_str()
+            && (args.tls == "off" || c["requested"]["key"].as_str() == key)
+    })
+}
+
+pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let key = match (&args.key, args.tls.as_str()) {
+        (_, "off") => None,
+        (Some(k), _) => Some(k.parse::<KeyType>()?.as_str()),
+        (None, _) => bail!("--key is required with --tls {}", args.tls),
+    };
+    let text = std::fs::read_to_string(&args.report).with_context(|| {
+        format!(
+            "no recorded matrix at {}: run `cargo xtask matrix` first",
+            args.report.display()
+        )
+    })?;
+    let report: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a matrix report", args.report.display()))?;
+    let cell = find(&report, &args, key).with_context(|| {
+        format!(
+            "the recorded matrix has no cell {} → {} tls={} key={} transport={} (known clients/servers: rust, go, python, python-rs)",
+            args.client,
+            args.server,
+            args.tls,
+            key.unwrap_or("-"),
+            args.transport
+        )
+    })?;
+    let verdict = cell["verdict"].as_str().unwrap_or("unknown");
+    println!(
+        "{} → {}  tls={} key={} transport={}: {} (recorded {})",
+        args.client,
+        args.server,
+        args.tls,
+        key.unwrap_or("-"),
+        args.transport,
+        verdict.to_uppercase(),
+        report["generated_at"].as_str().unwrap_or("?"),
+    );
+    for (label, field) in [
+        ("cause", "cause"),
+        ("first error", "first_error"),
+        ("n/a because", "na_reason"),
+    ] {
+        if let Some(v) = cell[field].as_str() {
+            println!("  {label}: {v}");
+        }
+    }
+    if args.probe {
+        return probe(cell).await;
+    }
+    Ok(if verdict == "pass" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Re-runs the recorded client command with a fresh store and reports what it saw.
+async fn probe(cell: &Value) -> anyhow::Result<ExitCode> {
+    let Some(argv) = cell["command"].as_array() else {
+        println!("  probe: nothing to run (the cell is n/a: a peer cannot express it)");
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut argv: Vec<String> = argv
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    let store = std::env::temp_dir().join(format!("soup-validate-{}", std::process::id()));
+    if let Some(i) = argv.iter().position(|a| a == "--store") {
+        if let Some(v) = argv.get_mut(i + 1) {
+            *v = store.display().to_string();
+        }
+    }
+    let out = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| {
+            format!(
+                "running {:?} (build the peers: `cargo xtask peers`)",
+                argv[0]
+            )
+        })?;
+    let _ = std::fs::remove_dir_all(&store);
+    let report: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "the client printed no report; its stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    let observed = &report["observed"];
+    println!("  probe: client verdict ok={}", report["ok"]);
+    println!(
+        "  probe: server certificate {}, client certificate the server saw {}, TLS {} {}",
+        observed["server_certificate"]["key_type"]
+            .as_str()
+            .unwrap_or("none"),
+        observed["server_saw"]["peer_certificate"]["key_type"]
+            .as_str()
+            .unwrap_or("none"),
+        observed["tls"]["version"].as_str().unwrap_or("-"),
+        observed["tls"]["cipher_suite"].as_str().unwrap_or(""),
+    );
+    if let Some(e) = report["error"]["message"].as_str() {
+        println!("  probe: first error: {e}");
+    }
+    Ok(if report["ok"] == true {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
