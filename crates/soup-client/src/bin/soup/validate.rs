@@ -111,10 +111,12 @@ async fn probe(cell: &Value) -> anyhow::Result<ExitCode> {
         .filter_map(|a| a.as_str().map(str::to_string))
         .collect();
     let store = std::env::temp_dir().join(format!("soup-validate-{}", std::process::id()));
-    if let Some(i) = argv.iter().position(|a| a == "--store") {
-        if let Some(v) = argv.get_mut(i + 1) {
-            *v = store.display().to_string();
-        }
+    if let Some(v) = argv
+        .iter()
+        .position(|a| a == "--store")
+        .and_then(|i| argv.get_mut(i + 1))
+    {
+        *v = store.display().to_string();
     }
     let out = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])
