@@ -1,9 +1,10 @@
 //! `cargo xtask`: the project's automation, in plain Rust.
 //!
-//! One module per command (`peers`, `matrix`, `test`); this file only parses flags and
+//! One module per command (`peers`, `matrix`, `test`, `bench`); this file only parses flags and
 //! dispatches. xtask depends on no protocol crate: it drives peers as processes and reads
 //! their JSON reports (docs/peer-contract.md).
 
+mod bench;
 mod matrix;
 mod peers;
 mod test;
@@ -27,6 +28,8 @@ enum Command {
     Peers(peers::PeersArgs),
     /// Run every client×server×TLS×transport cell and record what was observed.
     Matrix(matrix::MatrixArgs),
+    /// Host ↔ plugin benchmarks, side by side, as ratios to go-plugin's Go ↔ Go.
+    Bench(bench::BenchArgs),
     /// The project's one test command: peers, cargo/go/pytest, matrix, snapshot, leftovers.
     Test(test::TestArgs),
 }
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Peers(args) => peers::run(&args),
         Command::Matrix(args) => matrix::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
