@@ -464,3 +464,127 @@ func TestCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// TestBench runs `soup-go bench` on a small workload against soup-go server
+// and checks the JSON it prints (shape and positive figures, no timings).
+func TestBench(t *testing.T) {
+	for _, tlsMode := range []string{"auto", "off"} {
+		t.Run(tlsMode, func(t *testing.T) {
+			store := t.TempDir()
+			cmd := exec.Command(bin, "bench", "--tls", tlsMode, "--launches", "2", "--gets", "50",
+				"--duration", "0.2", "--", bin, "server", "--store", store)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			tmp := t.TempDir()
+			cmd.Env = append(scrubbedEnv(), "TMPDIR="+tmp)
+			timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+			err := cmd.Run()
+			timer.Stop()
+			assertNoLeftovers(t)
+			if left, _ := os.ReadDir(tmp); len(left) > 0 {
+				t.Errorf("left in TMPDIR: %v", left)
+			}
+			if err != nil {
+				t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, out.Bytes(), errb.Bytes())
+			}
+			if n := bytes.Count(out.Bytes(), []byte("\n")); n != 1 {
+				t.Fatalf("stdout has %d lines, want one JSON object:\n%s", n, out.Bytes())
+			}
+			var r map[string]any
+			dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+			dec.UseNumber()
+			if err := dec.Decode(&r); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, out.Bytes())
+			}
+			wantKeys := []string{"host", "tls", "host_key", "transport", "server_command", "cold_start_ms",
+				"get_latency_us", "ops_per_sec", "concurrency", "plugin_exit"}
+			if len(r) != len(wantKeys) {
+				t.Errorf("members %v, want exactly %v", r, wantKeys)
+			}
+			for _, k := range wantKeys {
+				if _, ok := r[k]; !ok {
+					t.Errorf("no %q member", k)
+				}
+			}
+			if r["host"] != "go" || r["tls"] != tlsMode || r["host_key"] != "ec-p521" || r["transport"] != "unix" {
+				t.Errorf("header = %v %v %v %v", r["host"], r["tls"], r["host_key"], r["transport"])
+			}
+			if got := fmt.Sprint(r["server_command"]); got != fmt.Sprint([]any{bin, "server", "--store", store}) {
+				t.Errorf("server_command = %s", got)
+			}
+			positive := func(name string, v any) float64 {
+				t.Helper()
+				n, ok := v.(json.Number)
+				f, err := n.Float64()
+				if !ok || err != nil || !(f > 0) {
+					t.Errorf("%s = %v, want a positive number", name, v)
+				}
+				return f
+			}
+			for field, n := range map[string]int64{"cold_start_ms": 2, "get_latency_us": 50} {
+				s, ok := r[field].(map[string]any)
+				if !ok || len(s) != 6 {
+					t.Errorf("%s = %v, want {n,min,p50,p90,p99,max}", field, r[field])
+					continue
+				}
+				if got, _ := s["n"].(json.Number).Int64(); got != n {
+					t.Errorf("%s.n = %v, want %d", field, s["n"], n)
+				}
+				prev := 0.0
+				for _, q := range []string{"min", "p50", "p90", "p99", "max"} {
+					v := positive(field+"."+q, s[q])
+					if v < prev {
+						t.Errorf("%s.%s = %v is below the previous percentile %v", field, q, v, prev)
+					}
+					prev = v
+				}
+			}
+			positive("ops_per_sec", r["ops_per_sec"])
+			if c, _ := r["concurrency"].(json.Number).Int64(); c != 64 {
+				t.Errorf("concurrency = %v", r["concurrency"])
+			}
+			if exit := fmt.Sprint(r["plugin_exit"]); exit != "map[code:0 how:exited signal:<nil>]" {
+				t.Errorf("plugin_exit = %v", exit)
+			}
+			if testing.Verbose() {
+				t.Logf("bench: %s", out.Bytes())
+			}
+		})
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--key", "ec-p256", "--", bin, "server"}, // AutoMTLS is P-521 only
+		{"--tls", "manual", "--", bin, "server"},
+		{"--transport", "tcp", "--", bin, "server"},
+		{"--launches", "0", "--", bin, "server"},
+		{"--duration", "0"},
+	} {
+		cmd := exec.Command(bin, append([]string{"bench"}, args...)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || out.Len() != 0 || errb.Len() == 0 {
+			t.Errorf("%v: %v, stdout %q, stderr %q", args, err, out.Bytes(), errb.Bytes())
+		}
+	}
+	assertNoLeftovers(t)
+}
+
+func TestBenchFailingPluginExits1(t *testing.T) {
+	cmd := exec.Command(bin, "bench", "--launches", "1", "--", "/bin/sh", "-c", `echo "not a plugin" >&2; exit 3`)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = append(scrubbedEnv(), "TMPDIR="+t.TempDir())
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || out.Len() != 0 {
+		t.Fatalf("%v, stdout %q", err, out.Bytes())
+	}
+	if !bytes.Contains(errb.Bytes(), []byte("soup-go bench: cold-start launch 1")) || !bytes.Contains(errb.Bytes(), []byte("not a plugin")) {
+		t.Errorf("stderr:\n%s", errb.Bytes())
+	}
+	assertNoLeftovers(t)
+}

@@ -5,6 +5,8 @@
 //	               [--tls-cert F --tls-key F --tls-ca F] [--store DIR]
 //	soup-go client --tls auto|manual|off --key KEY --transport tcp|unix
 //	               [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...
+//	soup-go bench [--tls auto|off] [--key ec-p521] [--transport unix] [--launches N] [--gets N]
+//	              [--concurrency N] [--duration SECS] [--timeout SECS] -- SERVER-COMMAND...
 //	soup-go capabilities
 package main
 
@@ -24,6 +26,8 @@ const usage = `usage:
                  [--tls-cert F --tls-key F --tls-ca F] [--store DIR]
   soup-go client --tls auto|manual|off --key KEY --transport tcp|unix
                  [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...
+  soup-go bench [--tls auto|off] [--key ec-p521] [--transport unix] [--launches N] [--gets N]
+                [--concurrency N] [--duration SECS] [--timeout SECS] -- SERVER-COMMAND...
   soup-go capabilities`
 
 func main() {
@@ -52,6 +56,8 @@ func run(args []string) int {
 		return 0
 	case "client":
 		return client.Main(args[1:], os.Stdout, os.Stderr)
+	case "bench":
+		return client.BenchMain(args[1:], os.Stdout, os.Stderr)
 	case "capabilities":
 		if len(args) > 1 {
 			fmt.Fprintln(os.Stderr, "soup-go capabilities takes no arguments")

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,8 +19,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
-	kvproto "github.com/hashicorp/go-plugin/examples/grpc/proto"
-	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -30,7 +27,6 @@ import (
 	"github.com/soup-rpc/soup-rpc/go/internal/certinfo"
 	"github.com/soup-rpc/soup-rpc/go/internal/keys"
 	"github.com/soup-rpc/soup-rpc/go/internal/report"
-	"github.com/soup-rpc/soup-rpc/go/internal/server"
 	"github.com/soup-rpc/soup-rpc/go/internal/version"
 )
 
@@ -254,31 +250,20 @@ func (r *run) work(ctx context.Context) {
 	}
 
 	deadline, _ := ctx.Deadline()
-	cfg := &plugin.ClientConfig{
-		HandshakeConfig:  server.Handshake,
-		Plugins:          plugin.PluginSet{server.PluginName: &server.KVPlugin{}},
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           r.logger,
-		SyncStdout:       r.stderr,
-		SyncStderr:       r.stderr,
-		StartTimeout:     time.Until(deadline),
-		AutoMTLS:         r.o.TLS == "auto",
-		TLSConfig:        tlsConfig,
-		RunnerFunc: func(l hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
-			l.Debug("RunnerFunc: go-plugin made a socket dir and sets PLUGIN_UNIX_SOCKET_DIR", "dir", socketDir)
-			tr, err := newTeeRunner(l, cmd, r.o.Command)
-			if err != nil {
-				_ = os.RemoveAll(socketDir)
-				return nil, err
-			}
+	c, cfg := newHost(hostConfig{
+		Command:      r.o.Command,
+		AutoMTLS:     r.o.TLS == "auto",
+		TLSConfig:    tlsConfig,
+		Logger:       r.logger,
+		Stderr:       r.stderr,
+		StartTimeout: time.Until(deadline),
+		OnRunner: func(tr *teeRunner, socketDir string) {
 			r.mu.Lock()
 			r.runner = tr
 			r.socketDir = socketDir
 			r.mu.Unlock()
-			return tr, nil
 		},
-	}
-	c := plugin.NewClient(cfg)
+	})
 	defer r.shutdown(c)
 
 	if err := safeStart(c); err != nil {
@@ -300,34 +285,12 @@ func (r *run) work(ctx context.Context) {
 		}
 	}
 
-	rpc, err := c.Client()
+	kv, stage, err := dispenseKV(c)
 	if err != nil {
-		r.setError(classifyTransport(err, false, report.StageConnect), err.Error())
-		return
-	}
-	raw, err := rpc.Dispense(server.PluginName)
-	if err != nil {
-		r.setError(report.StageInternal, err.Error())
-		return
-	}
-	kv, ok := raw.(kvproto.KVClient)
-	if !ok {
-		r.setError(report.StageInternal, fmt.Sprintf("dispensed %T, not a KV client", raw))
+		r.setError(stage, err.Error())
 		return
 	}
 	r.script(ctx, kv)
-}
-
-// safeStart calls Client.Start, turning a go-plugin panic (e.g. a host
-// without TLS receiving a certificate in the handshake) into an error.
-func safeStart(c *plugin.Client) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("go-plugin panicked in Client.Start: %v", p)
-		}
-	}()
-	_, err = c.Start()
-	return err
 }
 
 func (r *run) startStage(err error) string {
@@ -371,33 +334,15 @@ func (r *run) recordHandshake() {
 func (r *run) shutdown(c *plugin.Client) {
 	r.mu.Lock()
 	r.killing = true
-	r.mu.Unlock()
-	c.Kill()
-	r.mu.Lock()
 	tr, dir := r.runner, r.socketDir
 	r.mu.Unlock()
-	if dir != "" {
-		// Kill removes the RunnerFunc socket dir only when the plugin was
-		// started; when the spawn itself failed it returns early and leaves it.
-		_ = os.RemoveAll(dir)
-	}
-	if tr == nil {
+	exit := killAndReap(c, tr, dir, r.logger)
+	if exit == nil {
 		return
 	}
-	if _, started := tr.started(); !started {
-		return
-	}
-	select {
-	case <-tr.exited:
-	case <-time.After(killReserve):
-		r.logger.Warn("plugin not reaped after Kill")
-	}
-	how, code, sig, ok := tr.exit()
-	if !ok {
-		return
-	}
+	how, code, sig := exit.How, exit.Code, exit.Signal
 	r.mu.Lock()
-	r.rep.PluginExit = &report.PluginExit{How: how, Code: code, Signal: sig}
+	r.rep.PluginExit = exit
 	r.mu.Unlock()
 	switch {
 	case how == "killed":

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -130,5 +131,47 @@ func TestParseArgs(t *testing.T) {
 	}
 	if _, err := ParseArgs([]string{"--timeout", "0", "--", "x"}, io.Discard); err == nil {
 		t.Error("zero timeout accepted")
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	v := make([]float64, 0, 100)
+	for i := 100; i >= 1; i-- {
+		v = append(v, float64(i))
+	}
+	s := Summarize(v)
+	// index round((n-1)*p): 0, 50 (49.5 rounds away from zero), 89, 98, 99.
+	if s != (Summary{N: 100, Min: 1, P50: 51, P90: 90, P99: 99, Max: 100}) {
+		t.Errorf("Summarize = %+v", s)
+	}
+	if v[0] != 100 {
+		t.Error("Summarize sorted its argument in place")
+	}
+	if one := Summarize([]float64{7}); one != (Summary{N: 1, Min: 7, P50: 7, P90: 7, P99: 7, Max: 7}) {
+		t.Errorf("Summarize([7]) = %+v", one)
+	}
+}
+
+func TestParseBenchArgs(t *testing.T) {
+	o, err := ParseBenchArgs([]string{"--", "srv", "x"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.TLS != "auto" || o.Key != "ec-p521" || o.Transport != "unix" || o.Launches != 20 || o.Gets != 5000 ||
+		o.Concurrency != 64 || o.Duration.Seconds() != 3 || o.Timeout.Seconds() != 30 || len(o.Command) != 2 {
+		t.Errorf("defaults %+v", o)
+	}
+	if o, err := ParseBenchArgs([]string{"--tls", "off", "--key", "rsa-4096", "--duration", "0.2", "--", "srv"}, io.Discard); err != nil ||
+		o.Key != "rsa-4096" || o.Duration.Milliseconds() != 200 {
+		t.Errorf("--tls off with another key: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"--key", "secp256r1", "--", "srv"}, {"--key", "nope", "--tls", "off", "--", "srv"},
+		{"--tls", "manual", "--", "srv"}, {"--transport", "tcp", "--", "srv"}, {"--gets", "0", "--", "srv"},
+		{"--concurrency", "0", "--", "srv"}, {"--timeout", "-1", "--", "srv"}, {},
+	} {
+		if _, err := ParseBenchArgs(bad, io.Discard); err == nil || !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }
