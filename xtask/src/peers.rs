@@ -28,7 +28,7 @@ pub struct PeersArgs {
 }
 
 /// The peers this command knows how to build.
-pub const BUILDABLE: [&str; 3] = ["rust", "go", "python"];
+pub const BUILDABLE: [&str; 4] = ["rust", "go", "python", "python-rs"];
 
 /// Runs `cargo xtask peers`.
 pub fn run(args: &PeersArgs) -> Result<()> {
@@ -47,8 +47,12 @@ pub fn build(peers: &[&str]) -> Result<()> {
         match *peer {
             "rust" => build_rust(&root)?,
             "go" => build_go(&root)?,
-            "python" | "python-rs" => build_python(&root)?,
-            other => bail!("unknown peer `{other}` (known: rust, go, python)"),
+            "python" => build_python(&root)?,
+            "python-rs" => {
+                build_python(&root)?;
+                build_python_rs(&root)?;
+            }
+            other => bail!("unknown peer `{other}` (known: rust, go, python, python-rs)"),
         }
     }
     Ok(())
@@ -171,6 +175,39 @@ fn build_python(root: &Path) -> Result<()> {
     stamp.write()
 }
 
+/// Installs the Python binding (`pip install ./python`: maturin builds the Rust host as
+/// `soup_rpc._native`) into the peers' venv, where the `python-rs` client and the
+/// binding's pytest suite run. Skipped when none of its inputs changed.
+fn build_python_rs(root: &Path) -> Result<()> {
+    let venv_python = root.join("target/peers/venv/bin/python");
+    let inputs: Vec<PathBuf> = [
+        "python/pyproject.toml",
+        "python/soup_rpc",
+        "crates/soup-py",
+        "crates/soup-client",
+        "crates/plugin-core",
+        "crates/kv-proto",
+        "proto",
+        "Cargo.lock",
+        ".cargo/config.toml",
+    ]
+    .iter()
+    .map(|p| root.join(p))
+    .collect();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let stamp = Stamp::new(root, "python-rs", &inputs, "")?;
+    if stamp.is_fresh() {
+        eprintln!("peers: python-rs: up to date (soup_rpc in target/peers/venv)");
+        return Ok(());
+    }
+    eprintln!("peers: python-rs: pip install ./python (maturin builds soup_rpc._native)");
+    cmd!(&venv_python, "-m", "pip", "install", "--quiet", "./python")
+        .dir(root)
+        .run()
+        .context("building and installing the Python binding (pip install ./python) failed")?;
+    stamp.write()
+}
+
 /// `python/peer/requirements*.txt`, sorted so the stamp is stable.
 fn requirement_files(peer_dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = fs::read_dir(peer_dir)
@@ -242,6 +279,12 @@ impl Stamp {
 }
 
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    // Build products and caches that appear beside sources are not inputs.
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name == "__pycache__" || name == "target" || name.ends_with(".pyc") || name.ends_with(".so")
+    {
+        return Ok(());
+    }
     if path.is_dir() {
         for entry in fs::read_dir(path)? {
             collect_files(&entry?.path(), out)?;

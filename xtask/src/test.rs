@@ -56,18 +56,23 @@ pub fn run(args: &TestArgs) -> Result<()> {
     stage("go test ./...", &|| {
         status(cmd!("go", "test", "./...").dir(root.join("go")))
     });
-    stage("pytest (python peer)", &|| {
-        let python = root.join("target/peers/venv/bin/python");
-        let out = cmd!(python, "-m", "pytest", "-q", "python/peer")
-            .dir(&root)
-            .unchecked()
-            .run()?;
-        match out.status.code() {
-            Some(0) => Ok(()),
-            Some(5) => bail!("pytest collected no test under python/peer"),
-            code => bail!("pytest exited {code:?}"),
-        }
-    });
+    for (name, dir) in [
+        ("pytest (python peer)", "python/peer"),
+        ("pytest (python binding)", "python/tests"),
+    ] {
+        stage(name, &|| {
+            let python = root.join("target/peers/venv/bin/python");
+            let out = cmd!(python, "-m", "pytest", "-q", dir)
+                .dir(&root)
+                .unchecked()
+                .run()?;
+            match out.status.code() {
+                Some(0) => Ok(()),
+                Some(5) => bail!("pytest collected no test under {dir}"),
+                code => bail!("pytest exited {code:?}"),
+            }
+        });
+    }
     // In-process: `cargo test --workspace` above may have replaced this very binary.
     stage("cargo xtask matrix", &|| {
         crate::matrix::run(&crate::matrix::MatrixArgs {

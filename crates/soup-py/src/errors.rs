@@ -1,0 +1,208 @@
+//! Rust failures as `soup_rpc` exceptions.
+//!
+//! The exception classes are plain Python (`soup_rpc/_errors.py`: docstrings, attributes,
+//! pickling); this side builds them lazily, so an error found on the runtime thread
+//! becomes an exception without taking the GIL there. Every exception gets the Rust
+//! error's `Display` text as its message (`detail`) and a dict of fields.
+//!
+//! `HostError` → exception (also documented in `soup_rpc/_errors.py`):
+//!
+//! | `HostError` | exception | stage |
+//! | --- | --- | --- |
+//! | `CookieRejected` | `CookieRejected` (a `PluginExited`) | handshake |
+//! | `Exited` (before the handshake line) | `PluginExited` | handshake |
+//! | `NoCommonVersion` | `VersionMismatch` | handshake |
+//! | `Spawn`, `HandshakeTimeout`, `Malformed` | `HandshakeError` | spawn / handshake |
+//! | `Connect`, `Health` | `HandshakeError` | connect |
+//! | `Tls`, `PlaintextWhenTlsRequired`, `UnexpectedCertificate`, `TlsConfig`, `Certificate` | `TlsError` | tls |
+//! | anything added later | by its stage: `TlsError` for `tls`, else `HandshakeError` | |
+
+use plugin_core::HostError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3::{PyErrArguments, import_exception};
+use soup_client::KvError;
+
+import_exception!(soup_rpc, SoupError);
+import_exception!(soup_rpc, HandshakeError);
+import_exception!(soup_rpc, CookieRejected);
+import_exception!(soup_rpc, VersionMismatch);
+import_exception!(soup_rpc, PluginExited);
+import_exception!(soup_rpc, TlsError);
+import_exception!(soup_rpc, RpcError);
+import_exception!(soup_rpc, ClientClosed);
+
+/// Anything that can go wrong in a call, before it becomes a Python exception.
+#[derive(Debug)]
+pub enum Failure {
+    /// Launching or connecting failed.
+    Host(HostError),
+    /// A Get or Put returned a non-OK status.
+    Rpc {
+        /// The `KvError`'s text.
+        detail: String,
+        /// `get` or `put`.
+        op: &'static str,
+        /// The key.
+        key: String,
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The status message.
+        message: String,
+    },
+    /// The client was closed.
+    Closed,
+    /// A bug (a caught panic) or a broken environment (no runtime).
+    Internal(String),
+}
+
+impl From<KvError> for Failure {
+    fn from(e: KvError) -> Self {
+        match e {
+            KvError::Host(h) => Failure::Host(h),
+            KvError::Rpc {
+                op,
+                ref key,
+                code,
+                ref message,
+                ..
+            } => Failure::Rpc {
+                detail: e.to_string(),
+                op,
+                key: key.clone(),
+                code,
+                message: message.clone(),
+            },
+        }
+    }
+}
+
+impl From<HostError> for Failure {
+    fn from(e: HostError) -> Self {
+        Failure::Host(e)
+    }
+}
+
+impl Failure {
+    /// The Python exception (built lazily, so callable without the GIL).
+    pub fn into_pyerr(self) -> PyErr {
+        match self {
+            Failure::Host(e) => host_error(e),
+            Failure::Rpc {
+                detail,
+                op,
+                key,
+                code,
+                message,
+            } => PyErr::new::<RpcError, _>(
+                ErrorArgs::new(detail)
+                    .field("stage", Value::Str(Some("rpc".into())))
+                    .field("code", Value::Str(Some(status_name(code))))
+                    .field("message", Value::Str(Some(message)))
+                    .field("op", Value::Str(Some(op.into())))
+                    .field("key", Value::Str(Some(key))),
+            ),
+            Failure::Closed => PyErr::new::<ClientClosed, _>(ErrorArgs::new(
+                "the client is closed: its plugin has been shut down".into(),
+            )),
+            Failure::Internal(detail) => PyErr::new::<SoupError, _>(
+                ErrorArgs::new(format!("internal error in soup_rpc: {detail}"))
+                    .field("stage", Value::Str(Some("internal".into()))),
+            ),
+        }
+    }
+}
+
+fn host_error(e: HostError) -> PyErr {
+    let args = ErrorArgs::new(e.to_string())
+        .field("stage", Value::Str(Some(e.stage().into())))
+        .field("stderr_tail", Value::Strs(e.stderr_tail().to_vec()))
+        .field(
+            "handshake_line",
+            Value::Str(e.handshake_line().map(str::to_string)),
+        );
+    match e {
+        HostError::CookieRejected { code, .. } => PyErr::new::<CookieRejected, _>(
+            args.field("exit_code", Value::Int(code.map(i64::from)))
+                .field("signal", Value::Int(None)),
+        ),
+        HostError::Exited { code, signal, .. } => PyErr::new::<PluginExited, _>(
+            args.field("exit_code", Value::Int(code.map(i64::from)))
+                .field("signal", Value::Int(signal.map(i64::from))),
+        ),
+        HostError::NoCommonVersion { ours, theirs, .. } => PyErr::new::<VersionMismatch, _>(
+            args.field("ours", Value::Ints(ours))
+                .field("theirs", Value::Int(Some(i64::from(theirs)))),
+        ),
+        HostError::Tls { peer_key, .. } => {
+            PyErr::new::<TlsError, _>(args.field("peer_key_type", Value::Str(peer_key)))
+        }
+        other if other.stage() == "tls" => {
+            PyErr::new::<TlsError, _>(args.field("peer_key_type", Value::Str(None)))
+        }
+        _ => PyErr::new::<HandshakeError, _>(args),
+    }
+}
+
+/// `NotFound` → `NOT_FOUND`, the names gRPC uses everywhere else.
+pub fn status_name(code: tonic::Code) -> String {
+    let debug = format!("{code:?}");
+    let mut out = String::with_capacity(debug.len() + 4);
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// A field value of an exception.
+#[derive(Debug)]
+enum Value {
+    Str(Option<String>),
+    Int(Option<i64>),
+    Strs(Vec<String>),
+    Ints(Vec<u32>),
+}
+
+/// `(detail, {field: value})`, the constructor arguments of every `soup_rpc` exception.
+#[derive(Debug)]
+struct ErrorArgs {
+    detail: String,
+    fields: Vec<(&'static str, Value)>,
+}
+
+impl ErrorArgs {
+    fn new(detail: String) -> Self {
+        ErrorArgs {
+            detail,
+            fields: Vec::new(),
+        }
+    }
+
+    fn field(mut self, name: &'static str, value: Value) -> Self {
+        self.fields.push((name, value));
+        self
+    }
+}
+
+impl PyErrArguments for ErrorArgs {
+    fn arguments(self, py: Python<'_>) -> Py<PyAny> {
+        let fields = PyDict::new(py);
+        for (name, value) in self.fields {
+            // Setting str/int/list items on a fresh dict cannot fail short of MemoryError;
+            // the exception then simply lacks that field.
+            let _ = match value {
+                Value::Str(v) => fields.set_item(name, v),
+                Value::Int(v) => fields.set_item(name, v),
+                Value::Strs(v) => fields.set_item(name, v),
+                Value::Ints(v) => fields.set_item(name, v),
+            };
+        }
+        match (self.detail, fields).into_pyobject(py) {
+            Ok(t) => t.into_any().unbind(),
+            Err(_) => py.None(),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+"""soup_rpc: host HashiCorp go-plugin gRPC plugins from Python through soup-rpc's Rust host.
+
+The host runs in-process (a Rust extension): it launches the plugin with go-plugin's
+environment contract, reads its handshake line, connects over AutoMTLS (any key type,
+including the ECDSA P-521 certificates every stock Go plugin presents), checks health,
+and gives typed ``get``/``put`` on go-plugin's KV service. Works with any go-plugin KV
+plugin: Rust (soup-server), Go (hashicorp/go-plugin), Python (pyvider-rpcplugin).
+
+>>> import soup_rpc
+>>> with soup_rpc.KvClient.launch(["soup-server", "server"]) as kv:  # doctest: +SKIP
+...     kv.put("greeting", b"hello")
+...     kv.get("greeting")
+b'hello'
+
+Blocking calls release the GIL while they wait and one client may be shared by many
+threads; :mod:`soup_rpc.aio` has the same client with awaitable calls. Failures raise
+subclasses of :class:`SoupError` carrying the Rust host's own explanation.
+"""
+
+from __future__ import annotations
+
+import atexit as _atexit
+
+from soup_rpc._errors import (
+    ClientClosed,
+    CookieRejected,
+    HandshakeError,
+    PluginExited,
+    RpcError,
+    SoupError,
+    TlsError,
+    VersionMismatch,
+)
+from soup_rpc._native import (
+    Certificate,
+    Handshake,
+    KvClient,
+    PluginExit,
+    __version__,
+)
+from soup_rpc._native import close_all as _close_all
+from soup_rpc import aio
+
+__all__ = [
+    "KvClient",
+    "Handshake",
+    "Certificate",
+    "PluginExit",
+    "SoupError",
+    "HandshakeError",
+    "PluginExited",
+    "CookieRejected",
+    "VersionMismatch",
+    "TlsError",
+    "RpcError",
+    "ClientClosed",
+    "aio",
+    "__version__",
+]
+
+# Plugins of clients still open at interpreter exit get go-plugin's graceful shutdown
+# (garbage collection during finalisation would only kill them).
+_atexit.register(_close_all)

@@ -1,0 +1,176 @@
+"""The exceptions of soup_rpc, all rooted at :class:`SoupError`.
+
+Every exception's message (``str(e)`` and ``e.detail``) is the Rust host's own text for
+the failure, and every one carries ``stage`` (``"spawn"``, ``"handshake"``, ``"tls"``,
+``"connect"``, ``"rpc"``, ``"internal"`` or None), ``stderr_tail`` (the plugin's last
+stderr lines when they explain the failure, else ``[]``) and ``handshake_line`` (when the
+plugin had printed one).
+
+How the Rust host's ``HostError`` variants map (stage in brackets):
+
+- ``CookieRejected`` (the plugin exited saying the cookie is wrong) -> :class:`CookieRejected`
+  [handshake]
+- ``Exited`` (the plugin exited before its handshake line) -> :class:`PluginExited` [handshake]
+- ``NoCommonVersion`` (the plugin chose a version we did not offer) -> :class:`VersionMismatch`
+  [handshake]
+- ``Spawn`` (program missing or not executable) -> :class:`HandshakeError` [spawn]
+- ``HandshakeTimeout``, ``Malformed`` (bad line, core version, protocol) ->
+  :class:`HandshakeError` [handshake]
+- ``Connect``, ``Health`` (address unreachable, health not SERVING) -> :class:`HandshakeError`
+  [connect]
+- ``Tls`` (the TLS handshake failed), ``PlaintextWhenTlsRequired`` (``tls="auto"`` but the
+  plugin offered plaintext: refused, never downgraded), ``UnexpectedCertificate``
+  (``tls="off"`` but the plugin offered TLS), ``TlsConfig``/``Certificate`` (our TLS material
+  is unusable) -> :class:`TlsError` [tls]
+- a variant added later -> :class:`TlsError` if its stage is ``tls``, else
+  :class:`HandshakeError`
+
+A Get or Put that returns a non-OK gRPC status raises :class:`RpcError`; a call on a
+closed client raises :class:`ClientClosed`. A bug inside the extension (a Rust panic) is
+caught and raised as a plain :class:`SoupError` with stage ``"internal"``. Invalid
+arguments raise the usual ``ValueError``/``TypeError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, List, Mapping, Optional, Tuple
+
+__all__ = [
+    "SoupError",
+    "HandshakeError",
+    "PluginExited",
+    "CookieRejected",
+    "VersionMismatch",
+    "TlsError",
+    "RpcError",
+    "ClientClosed",
+]
+
+
+class SoupError(Exception):
+    """Base class of every soup_rpc error.
+
+    Attributes:
+        detail: the Rust host's description of the failure (also ``str(e)``).
+        stage: which phase failed: ``spawn``, ``handshake``, ``tls``, ``connect``,
+            ``rpc`` or ``internal`` (None when not applicable).
+        stderr_tail: the plugin's last stderr lines, when they explain the failure.
+        handshake_line: the handshake line the plugin printed, when it printed one.
+    """
+
+    _fields: ClassVar[Tuple[str, ...]] = ()
+
+    detail: str
+    stage: Optional[str]
+    stderr_tail: List[str]
+    handshake_line: Optional[str]
+
+    def __init__(self, detail: str, fields: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__(detail)
+        given = dict(fields or {})
+        self.detail = detail
+        self.stage = given.get("stage")
+        self.stderr_tail = list(given.get("stderr_tail") or ())
+        self.handshake_line = given.get("handshake_line")
+        for name in self._fields:
+            setattr(self, name, given.get(name))
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.detail,), self.__dict__)
+
+
+class HandshakeError(SoupError):
+    """The plugin could not be started or did not complete go-plugin's handshake.
+
+    Raised when the program cannot be spawned (stage ``spawn``), prints no handshake line
+    within ``handshake_timeout`` or a malformed one (stage ``handshake``), or cannot be
+    reached or is not healthy at the address it announced (stage ``connect``).
+    """
+
+
+class PluginExited(HandshakeError):
+    """The plugin process exited before printing its handshake line.
+
+    Attributes:
+        exit_code: its exit code (None when a signal ended it).
+        signal: the signal that ended it (None when it exited normally).
+    """
+
+    _fields = ("exit_code", "signal")
+
+    exit_code: Optional[int]
+    signal: Optional[int]
+
+
+class CookieRejected(PluginExited):
+    """The plugin refused the magic cookie and exited.
+
+    Host and plugin disagree on the cookie key or value (``cookie=`` in ``launch``), or the
+    program is not a plugin built for this host. ``stderr_tail`` holds the plugin's words.
+    """
+
+
+class VersionMismatch(HandshakeError):
+    """The plugin answered with an app protocol version this host does not speak.
+
+    Attributes:
+        ours: the versions offered (``protocol_versions``).
+        theirs: the version the plugin chose.
+    """
+
+    _fields = ("ours", "theirs")
+
+    ours: List[int]
+    theirs: Optional[int]
+
+
+class TlsError(SoupError):
+    """Securing the connection failed, or would have needed a downgrade.
+
+    Includes a plugin that answers plaintext although TLS was asked for (soup_rpc never
+    silently downgrades), a plugin offering TLS when ``tls="off"``, a failed TLS handshake,
+    and unusable manual TLS files.
+
+    Attributes:
+        peer_key_type: the key type of the plugin's certificate, when known.
+    """
+
+    _fields = ("peer_key_type",)
+
+    peer_key_type: Optional[str]
+
+
+class RpcError(SoupError):
+    """A Get or Put returned a non-OK gRPC status.
+
+    Attributes:
+        code: the gRPC status code name, e.g. ``"NOT_FOUND"``, ``"UNAVAILABLE"``.
+        message: the status message the plugin sent.
+        op: ``"get"`` or ``"put"``.
+        key: the key of the call.
+    """
+
+    _fields = ("code", "message", "op", "key")
+
+    code: Optional[str]
+    message: Optional[str]
+    op: Optional[str]
+    key: Optional[str]
+
+
+class ClientClosed(SoupError):
+    """The client was used after ``close()``: its plugin has been shut down."""
+
+
+for _cls in (
+    SoupError,
+    HandshakeError,
+    PluginExited,
+    CookieRejected,
+    VersionMismatch,
+    TlsError,
+    RpcError,
+    ClientClosed,
+):
+    _cls.__module__ = "soup_rpc"
+del _cls

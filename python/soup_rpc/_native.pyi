@@ -1,0 +1,235 @@
+"""Type stubs for soup_rpc._native, the Rust extension behind soup_rpc."""
+
+import os
+import types
+from typing import Awaitable, List, Mapping, Optional, Sequence, Tuple, Type, Union, final
+
+_Path = Union[str, "os.PathLike[str]"]
+
+__version__: str
+
+@final
+class Certificate:
+    """A certificate that crossed the wire."""
+
+    @property
+    def key_type(self) -> str:
+        """``ec-p256``, ``ec-p384``, ``ec-p521``, ``rsa-<bits>``, ``ed25519`` or ``unknown:<oid>``."""
+    @property
+    def signature_algorithm(self) -> str:
+        """The signature algorithm, e.g. ``ecdsa-with-SHA512``."""
+    @property
+    def sha256(self) -> str:
+        """Lowercase hex SHA-256 of the DER (the certificate's fingerprint)."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Handshake:
+    """What the plugin's handshake line said and what the connection negotiated."""
+
+    @property
+    def core_version(self) -> int:
+        """Field 1: go-plugin's core protocol version (always 1)."""
+    @property
+    def app_version(self) -> int:
+        """Field 2: the application protocol version the plugin chose."""
+    @property
+    def network(self) -> str:
+        """Field 3: ``tcp`` or ``unix``."""
+    @property
+    def address(self) -> str:
+        """Field 4: ``127.0.0.1:PORT`` or a socket path."""
+    @property
+    def protocol(self) -> str:
+        """Field 5: ``grpc``."""
+    @property
+    def multiplex(self) -> Optional[bool]:
+        """Field 7: gRPC broker multiplexing support (None when absent)."""
+    @property
+    def line(self) -> str:
+        """The whole handshake line as printed, without the newline."""
+    @property
+    def server_certificate(self) -> Optional[Certificate]:
+        """The certificate the plugin presented in TLS (None for plaintext)."""
+    @property
+    def client_certificate(self) -> Optional[Certificate]:
+        """The certificate this host presented (None for plaintext)."""
+    @property
+    def tls_version(self) -> Optional[str]:
+        """The negotiated TLS version, e.g. ``TLSv1.3`` (None for plaintext)."""
+    @property
+    def cipher_suite(self) -> Optional[str]:
+        """The negotiated cipher suite's IANA name (None for plaintext)."""
+    @property
+    def spawn_to_handshake(self) -> float:
+        """Seconds from spawning the plugin to reading its handshake line."""
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class PluginExit:
+    """How the plugin process ended."""
+
+    @property
+    def how(self) -> str:
+        """``exited`` (by itself, e.g. after the Shutdown RPC), ``killed`` (by this host) or ``signaled``."""
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The exit code when it exited normally."""
+    @property
+    def signal(self) -> Optional[int]:
+        """The signal number when a signal ended it."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class KvClient:
+    """A go-plugin KV plugin hosted by the Rust host, with blocking calls.
+
+    Every call releases the GIL while it waits; one client may be shared by many threads.
+    Use it as a context manager or call ``close()``; a client garbage-collected unclosed
+    kills and reaps its plugin.
+    """
+
+    @staticmethod
+    def launch(
+        cmd: Sequence[_Path],
+        *,
+        tls: str = "auto",
+        key: str = "ec-p256",
+        transport: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cookie: Tuple[str, str] = ("BASIC_PLUGIN", "hello"),
+        protocol_versions: Sequence[int] = (1,),
+        handshake_timeout: float = 10.0,
+        tls_cert: Optional[_Path] = None,
+        tls_key: Optional[_Path] = None,
+        tls_ca: Optional[_Path] = None,
+        name: Optional[str] = None,
+    ) -> "KvClient":
+        """Launches ``cmd`` as a go-plugin plugin, reads its handshake, connects, checks health.
+
+        Args:
+            cmd: the program and its arguments.
+            tls: ``"auto"`` (go-plugin AutoMTLS), ``"off"`` (plaintext, only when asked) or
+                ``"manual"`` (``tls_cert``/``tls_key``/``tls_ca`` PEM files).
+            key: key type of this host's AutoMTLS certificate: ``ec-p256`` (default),
+                ``ec-p384``, ``ec-p521``, ``rsa-2048``, ``rsa-4096`` (aliases accepted).
+            transport: ``"tcp"`` or ``"unix"`` to ask the plugin for (go-plugin plugins may
+                choose their own; ``handshake.network`` says what was chosen), or None.
+            env: extra environment for the plugin (inherited ``PLUGIN_*`` are scrubbed).
+            cookie: the magic cookie ``(key, value)``.
+            protocol_versions: app protocol versions this host speaks.
+            handshake_timeout: seconds to wait for the handshake line.
+            tls_cert: manual TLS: PEM certificate chain presented to the plugin.
+            tls_key: manual TLS: PEM private key.
+            tls_ca: manual TLS: PEM CA that signed the plugin's certificate.
+            name: name of the plugin in logs (default: the program's file name).
+
+        Raises:
+            HandshakeError, PluginExited, CookieRejected, VersionMismatch, TlsError:
+                see :mod:`soup_rpc._errors` for which failure raises which.
+            ValueError: an argument is invalid.
+        """
+    def get(self, key: str) -> bytes:
+        """Reads ``key``; raises ``RpcError`` (code ``NOT_FOUND`` for a missing key)."""
+    def put(self, key: str, value: Union[bytes, bytearray]) -> None:
+        """Stores ``value`` under ``key``."""
+    def close(self) -> PluginExit:
+        """Shuts the plugin down (Shutdown RPC, grace period, then kill) and reaps it.
+
+        Idempotent: later calls return the same ``PluginExit``.
+        """
+    @property
+    def handshake(self) -> Handshake:
+        """What the handshake negotiated."""
+    @property
+    def stderr_tail(self) -> List[str]:
+        """The plugin's latest stderr lines (as of closing, once closed)."""
+    @property
+    def pid(self) -> Optional[int]:
+        """The plugin's process id."""
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has completed."""
+    @property
+    def exit(self) -> Optional[PluginExit]:
+        """How the plugin ended (None until closed)."""
+    def __enter__(self) -> "KvClient": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[types.TracebackType],
+    ) -> bool: ...
+
+@final
+class AsyncKvClient:
+    """``soup_rpc.aio.KvClient``: the same client with awaitable calls."""
+
+    @staticmethod
+    def launch(
+        cmd: Sequence[_Path],
+        *,
+        tls: str = "auto",
+        key: str = "ec-p256",
+        transport: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cookie: Tuple[str, str] = ("BASIC_PLUGIN", "hello"),
+        protocol_versions: Sequence[int] = (1,),
+        handshake_timeout: float = 10.0,
+        tls_cert: Optional[_Path] = None,
+        tls_key: Optional[_Path] = None,
+        tls_ca: Optional[_Path] = None,
+        name: Optional[str] = None,
+    ) -> Awaitable["AsyncKvClient"]:
+        """Awaitable: launches ``cmd`` (arguments as ``soup_rpc.KvClient.launch``)."""
+    def get(self, key: str) -> Awaitable[bytes]:
+        """Awaitable: reads ``key``; raises ``RpcError`` (code ``NOT_FOUND`` when missing)."""
+    def put(self, key: str, value: Union[bytes, bytearray]) -> Awaitable[None]:
+        """Awaitable: stores ``value`` under ``key``."""
+    def close(self) -> Awaitable[PluginExit]:
+        """Awaitable: shuts the plugin down and reaps it; resolves to its ``PluginExit``."""
+    @property
+    def handshake(self) -> Handshake:
+        """What the handshake negotiated."""
+    @property
+    def stderr_tail(self) -> List[str]:
+        """The plugin's latest stderr lines (as of closing, once closed)."""
+    @property
+    def pid(self) -> Optional[int]:
+        """The plugin's process id."""
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has completed."""
+    @property
+    def exit(self) -> Optional[PluginExit]:
+        """How the plugin ended (None until closed)."""
+    def __aenter__(self) -> Awaitable["AsyncKvClient"]: ...
+    def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[types.TracebackType],
+    ) -> Awaitable[bool]: ...
+
+def run_peer_client(
+    server_command: Sequence[str],
+    *,
+    tls: str,
+    key: str,
+    transport: str,
+    tls_cert: Optional[_Path] = None,
+    tls_key: Optional[_Path] = None,
+    tls_ca: Optional[_Path] = None,
+    timeout: float = 20.0,
+) -> str:
+    """The peer contract's client run (docs/peer-contract.md) as the ``python-rs`` peer.
+
+    Launches ``server_command``, runs the KV script, shuts the plugin down and returns the
+    JSON report (``proto/peer-report.schema.json``). Used by ``python/peer/soup_rs_peer.py``.
+    """
+
+def close_all() -> None:
+    """Closes every client still open (registered with ``atexit`` by ``soup_rpc``)."""
+
