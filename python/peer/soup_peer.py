@@ -5,6 +5,8 @@
                         [--tls-cert F --tls-key F --tls-ca F] [--store DIR]
     soup_peer.py client --tls auto|manual|off --key KEY --transport tcp|unix
                         [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...
+    soup_peer.py bench [--tls auto|off] [--key KEY] [--transport tcp|unix] [--launches N] [--gets N]
+                       [--concurrency N] [--duration SECS] [--puts N] [--timeout SECS] -- SERVER-COMMAND...
     soup_peer.py capabilities
 
 Exit codes: 0 ok, 1 failure recorded in the report, 2 usage error (no report).
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-USAGE = "usage: soup_peer.py {server|client|capabilities} ..."
+USAGE = "usage: soup_peer.py {server|client|bench|capabilities} ..."
 
 
 def main(argv: list[str]) -> int:
@@ -41,6 +43,13 @@ def main(argv: list[str]) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+        if cmd == "bench":
+            from peerlib import bench
+
+            code = bench.run(bench.parse_bench(rest))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)  # as for client: pyvider's pipe-reading threads never end by themselves
         if cmd == "capabilities":
             if rest:
                 raise UsageError("capabilities takes no arguments")

@@ -1,248 +1,320 @@
-//! `cargo xtask bench`: host ↔ plugin figures measured side by side in one run, reported
-//! as ratios against go-plugin's Go host ↔ Go plugin measured in the same run (this
-//! machine is shared and noisy: only ratios from one run mean anything).
+//! `cargo xtask bench`: every host against every plugin (`xtask/bench.toml`), measured side
+//! by side in one run and reported as ratios to go-plugin's Go host ↔ Go plugin measured in
+//! the same run (this machine is shared and noisy: only ratios from one run mean anything).
 //!
-//! Each host peer has a `bench` subcommand that prints one JSON object (cold start
-//! spawn → handshake → TLS → first Get, Get latency at 1 in flight, Gets/s at N in
-//! flight); this module runs the pairings interleaved (A B A B …), repeats them, and
-//! reports min/median/max of the repetitions. No timing is ever asserted.
+//! Each host peer has a `bench` subcommand printing one JSON object (cold start, Get latency
+//! at 1 in flight, Gets/s at N in flight, Put of 1 MiB, the plugin's peak RSS, CPU per
+//! 10,000 Gets); this module runs the pairings interleaved (A B A B …), repeats them,
+//! reports min/median/max of the repetitions, validates its report against
+//! `xtask/bench-report.schema.json`, and writes the docs page. No timing is ever asserted.
 
-use std::fmt::Write as _;
+mod config;
+mod docs;
+mod exec;
+mod figures;
+mod matrixref;
+mod svg;
+
 use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
 use crate::{peers, project_root};
+use config::{BenchToml, Pairing};
+use exec::Outcome;
 
 /// Flags of `cargo xtask bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// A short run (fewer launches and calls; figures are rougher).
+    /// A short run (`[load.quick]` of xtask/bench.toml; figures are rougher).
     #[arg(long)]
     pub quick: bool,
-    /// Only these pairings (comma list of names shown in the table, e.g. rust:rust/unix).
+    /// Only these pairings: comma list of HOST:PLUGIN or HOST:PLUGIN/CONFIG (auto|off).
     #[arg(long, value_delimiter = ',')]
     pub pairing: Vec<String>,
-    /// Repetitions of the whole interleaved set.
+    /// Repetitions of the whole interleaved set (default from bench.toml).
     #[arg(long)]
     pub reps: Option<usize>,
-    /// Don't build the peers first.
+    /// Don't build the peers first (missing binaries are an error).
     #[arg(long)]
     pub no_build: bool,
-}
-
-/// One measured pairing: a host's bench command and the plugin command it launches.
-struct Pairing {
-    name: &'static str,
-    host: Vec<String>,
-    plugin: Vec<String>,
-}
-
-fn pairings(store: &str) -> Vec<Pairing> {
-    let soup = |args: &[&str]| -> Vec<String> {
-        let mut v = vec!["target/release/soup".to_string(), "bench".into()];
-        v.extend(args.iter().map(|s| s.to_string()));
-        v
-    };
-    let server = |args: &[&str]| -> Vec<String> {
-        let mut v = vec!["target/release/soup-server".to_string(), "server".into()];
-        v.extend(args.iter().map(|s| s.to_string()));
-        v.extend(["--store".to_string(), store.to_string()]);
-        v
-    };
-    vec![
-        Pairing {
-            name: "go:go/unix p521",
-            host: vec![
-                "target/peers/bin/soup-go".into(),
-                "bench".into(),
-                "--tls".into(),
-                "auto".into(),
-                "--key".into(),
-                "ec-p521".into(),
-            ],
-            plugin: vec![
-                "target/peers/bin/soup-go".into(),
-                "server".into(),
-                "--store".into(),
-                store.into(),
-            ],
-        },
-        Pairing {
-            name: "rust:rust/unix",
-            host: soup(&["--transport", "unix"]),
-            plugin: server(&["--transport", "unix"]),
-        },
-        Pairing {
-            name: "rust:rust/tcp",
-            host: soup(&["--transport", "tcp"]),
-            plugin: server(&["--transport", "tcp"]),
-        },
-        Pairing {
-            name: "rust:rust/unix p521",
-            host: soup(&["--transport", "unix", "--key", "ec-p521"]),
-            plugin: server(&["--transport", "unix", "--key", "ec-p521"]),
-        },
-        Pairing {
-            name: "rust:rust/tcp p521",
-            host: soup(&["--transport", "tcp", "--key", "ec-p521"]),
-            plugin: server(&["--transport", "tcp", "--key", "ec-p521"]),
-        },
-    ]
-}
-
-/// The figures compared, as (label, JSON pointer, lower is better).
-const FIGURES: [(&str, &str, bool); 4] = [
-    ("cold start p50 ms", "/cold_start_ms/p50", true),
-    ("Get p50 µs", "/get_latency_us/p50", true),
-    ("Get p99 µs", "/get_latency_us/p99", true),
-    ("Gets/s @64", "/ops_per_sec", false),
-];
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    /// Where the outputs go (default target/bench).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Runs `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let root = project_root();
-    if !args.no_build {
-        peers::build(&["rust", "go"])?;
+    let conf = BenchToml::load(&root.join("xtask/bench.toml"))?;
+    let mut load = conf.load[if args.quick { "quick" } else { "full" }].clone();
+    if let Some(r) = args.reps {
+        load.reps = r.max(1);
     }
-    let dir = root.join("target/bench");
-    fs::create_dir_all(&dir)?;
-    let store = dir.join("store");
-    let store = store.display().to_string();
-    let mut chosen = pairings(&store);
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target/bench"));
+    fs::create_dir_all(&out_dir)?;
+    let store = out_dir.join("store");
+    let mut chosen = conf.pairings(&store.display().to_string());
     if !args.pairing.is_empty() {
-        chosen.retain(|p| args.pairing.iter().any(|f| f == p.name));
+        chosen.retain(|p| args.pairing.iter().any(|f| p.matches(f)));
         if chosen.is_empty() {
-            bail!("no pairing matches {:?}", args.pairing);
-        }
-    }
-    let (launches, gets, duration, reps) = if args.quick {
-        ("5", "500", "0.5", args.reps.unwrap_or(1))
-    } else {
-        ("20", "5000", "3", args.reps.unwrap_or(3))
-    };
-    let load = [
-        "--launches",
-        launches,
-        "--gets",
-        gets,
-        "--concurrency",
-        "64",
-        "--duration",
-        duration,
-    ];
-
-    let mut runs: Vec<Vec<Value>> = chosen.iter().map(|_| Vec::new()).collect();
-    for rep in 0..reps {
-        for (i, p) in chosen.iter().enumerate() {
-            eprintln!("bench: rep {}/{reps}: {}", rep + 1, p.name);
-            let mut argv: Vec<String> = p.host.clone();
-            argv.extend(load.iter().map(|s| s.to_string()));
-            argv.push("--".into());
-            argv.extend(p.plugin.iter().cloned());
-            let argv: Vec<String> = argv
-                .into_iter()
-                .map(|a| {
-                    if a.starts_with("target/") {
-                        root.join(a).display().to_string()
-                    } else {
-                        a
-                    }
-                })
-                .collect();
-            let out = duct::cmd(&argv[0], &argv[1..])
-                .dir(&root)
-                .stdout_capture()
-                .stderr_capture()
-                .unchecked()
-                .run()
-                .with_context(|| format!("running {}", argv[0]))?;
-            if !out.status.success() {
-                bail!(
-                    "{} failed ({}): {}",
-                    p.name,
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            let v: Value = serde_json::from_slice(&out.stdout)
-                .with_context(|| format!("{}: bench output is not JSON", p.name))?;
-            runs[i].push(v);
-        }
-    }
-
-    let mut summary = Vec::new();
-    for (p, rs) in chosen.iter().zip(&runs) {
-        let mut figs = serde_json::Map::new();
-        for (label, ptr, _) in FIGURES {
-            let mut vals: Vec<f64> = rs.iter().filter_map(|r| r.pointer(ptr)?.as_f64()).collect();
-            if vals.is_empty() {
-                continue;
-            }
-            let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            figs.insert(
-                label.into(),
-                json!({"min": min, "median": median(&mut vals), "max": max}),
+            bail!(
+                "no pairing matches {:?} (names are HOST:PLUGIN or HOST:PLUGIN/auto|off)",
+                args.pairing
             );
         }
-        summary.push(json!({"pairing": p.name, "figures": figs, "runs": rs}));
+    }
+    if !args.no_build {
+        let mut sides: Vec<&str> = Vec::new();
+        for p in &chosen {
+            for s in [&p.host[..], &p.plugin[..]] {
+                let peer = if s == "python-rs" { "python" } else { s };
+                if !sides.contains(&peer) {
+                    sides.push(peer);
+                }
+            }
+        }
+        peers::build(&sides)?;
+    }
+    check_binaries(&root, &chosen)?;
+    for p in &conf.plugin_order {
+        fs::create_dir_all(store.join(p))?;
     }
 
-    let baseline = summary
-        .iter()
-        .find(|s| s["pairing"] == "go:go/unix p521")
-        .cloned();
-    let mut table = String::new();
-    let _ = write!(table, "{:<22}", "pairing");
-    for (label, _, _) in FIGURES {
-        let _ = write!(table, "{label:>26}");
-    }
-    table.push('\n');
-    for s in &summary {
-        let _ = write!(table, "{:<22}", s["pairing"].as_str().unwrap_or(""));
-        for (label, _, lower_is_better) in FIGURES {
-            let m = s["figures"][label]["median"].as_f64();
-            let b = baseline
-                .as_ref()
-                .and_then(|b| b["figures"][label]["median"].as_f64());
-            let cell = match (m, b) {
-                (Some(m), Some(b)) if m > 0.0 && b > 0.0 => {
-                    let ratio = if lower_is_better { b / m } else { m / b };
-                    format!("{m:.1} ({ratio:.2}× go)")
+    let matrix = matrixref::Matrix::read(&root.join("target/matrix/report.json"));
+    let started = Instant::now();
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); chosen.len()];
+    let mut failed: Vec<Option<(String, String)>> = vec![None; chosen.len()];
+    let total = load.reps * chosen.len();
+    let mut done = 0;
+    for rep in 0..load.reps {
+        for (i, p) in chosen.iter().enumerate() {
+            done += 1;
+            if failed[i].is_some() {
+                continue; // it cannot run: no point repeating the failure
+            }
+            let argv = host_argv(&root, p, &load);
+            let limit =
+                Duration::from_secs_f64(120.0 + load.duration_secs + 10.0 * load.launches as f64);
+            let t = Instant::now();
+            eprint!(
+                "bench [{done}/{total}] rep {}/{}: {:<22} … ",
+                rep + 1,
+                load.reps,
+                p.name()
+            );
+            match exec::run(&root, &argv, limit) {
+                Outcome::Ok(v) => {
+                    eprintln!(
+                        "{:.1} s: cold p50 {} ms, Get p50 {} µs, {} Gets/s",
+                        t.elapsed().as_secs_f64(),
+                        fmt(v.pointer("/cold_start_ms/p50")),
+                        fmt(v.pointer("/get_latency_us/p50")),
+                        fmt(v.pointer("/ops_per_sec"))
+                    );
+                    runs[i].push(v);
                 }
-                (Some(m), _) => format!("{m:.1}"),
-                _ => "-".into(),
-            };
-            let _ = write!(table, "{cell:>26}");
+                Outcome::NotBuilt(why) => {
+                    eprintln!("not built: {why}");
+                    failed[i] = Some(("not built".into(), why));
+                }
+                Outcome::Failed(why) => {
+                    eprintln!("failed: {why}");
+                    failed[i] = Some(("fail".into(), why));
+                }
+            }
         }
-        table.push('\n');
     }
-    table.push_str(
-        "\nmedians of the repetitions; (N× go) = how many times better than go-plugin's Go host ↔ Go plugin in this run\n",
+
+    let report = assemble(
+        args,
+        &conf,
+        &load,
+        &chosen,
+        &runs,
+        &failed,
+        &matrix,
+        started.elapsed(),
+        &root,
+    );
+    validate(&root, &report)?;
+    let table = figures::table(
+        report["pairings"].as_array().expect("array"),
+        report["baseline"].as_str().unwrap_or(""),
     );
     print!("{table}");
-    let report = json!({
+    fs::write(
+        out_dir.join("bench.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    fs::write(out_dir.join("bench.txt"), &table)?;
+    // The docs page only from a full, unfiltered run; other runs write theirs beside the JSON.
+    let full = !args.quick && args.pairing.is_empty() && args.out.is_none();
+    if full {
+        docs::write(
+            &report,
+            &root.join("docs/benchmarks.md"),
+            &root.join("docs/benchmarks"),
+            "benchmarks",
+        )?;
+        eprintln!("bench: wrote docs/benchmarks.md and docs/benchmarks/*.svg");
+    } else {
+        docs::write(&report, &out_dir.join("benchmarks.md"), &out_dir, ".")?;
+    }
+    eprintln!(
+        "bench: wrote {}/bench.json, bench.txt, benchmarks.md, *.svg",
+        out_dir.display()
+    );
+    Ok(())
+}
+
+fn fmt(v: Option<&Value>) -> String {
+    v.and_then(Value::as_f64)
+        .map(figures::num)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The full host argv: host command, config flags, load flags, `--`, plugin command; paths
+/// under `target/` made absolute.
+fn host_argv(root: &Path, p: &Pairing, load: &config::Load) -> Vec<String> {
+    let mut argv = p.host_argv.clone();
+    for (flag, v) in [
+        ("--launches", load.launches.to_string()),
+        ("--gets", load.gets.to_string()),
+        ("--concurrency", load.concurrency.to_string()),
+        ("--duration", load.duration_secs.to_string()),
+        ("--puts", load.puts.to_string()),
+    ] {
+        argv.push(flag.into());
+        argv.push(v);
+    }
+    argv.push("--".into());
+    argv.extend(p.plugin_argv.iter().cloned());
+    argv.into_iter()
+        .map(|a| {
+            if a.starts_with("target/") {
+                root.join(a).display().to_string()
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+/// Every host and plugin program exists (else: how to build it).
+fn check_binaries(root: &Path, chosen: &[Pairing]) -> Result<()> {
+    for p in chosen {
+        for prog in [&p.host_argv[0], &p.plugin_argv[0]] {
+            if !root.join(prog).exists() {
+                bail!(
+                    "{prog} is missing (needed by {}): run `cargo xtask peers`, or drop --no-build",
+                    p.name()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    args: &BenchArgs,
+    conf: &BenchToml,
+    load: &config::Load,
+    chosen: &[Pairing],
+    runs: &[Vec<Value>],
+    failed: &[Option<(String, String)>],
+    matrix: &matrixref::Matrix,
+    wall: Duration,
+    root: &Path,
+) -> Value {
+    let figs: Vec<_> = runs.iter().map(|r| figures::aggregate(r)).collect();
+    let baseline_of = |config: &str| {
+        chosen
+            .iter()
+            .position(|p| {
+                p.host == conf.baseline.host
+                    && p.plugin == conf.baseline.plugin
+                    && p.config == config
+            })
+            .filter(|&i| failed[i].is_none())
+            .map(|i| &figs[i])
+    };
+    let mut pairings = Vec::new();
+    for (i, p) in chosen.iter().enumerate() {
+        let cell = matrix.cell_for(p, &conf.matrix_alias);
+        let (status, why) = match &failed[i] {
+            Some((status, why)) => {
+                let cause = matrixref::note(&cell).unwrap_or_else(|| "matrix: pass".into());
+                (status.clone(), Some(format!("{why} [{cause}]")))
+            }
+            None => ("ok".to_string(), None),
+        };
+        let ratios = figures::ratios(&figs[i], baseline_of(&p.config));
+        let note = if status == "ok" {
+            matrixref::note(&cell)
+        } else {
+            None
+        };
+        pairings.push(json!({
+            "name": p.name(),
+            "host": p.host,
+            "plugin": p.plugin,
+            "config": p.config,
+            "host_key": p.host_key,
+            "transport": p.transport,
+            "status": status,
+            "why": why,
+            "note": note,
+            "matrix": cell,
+            "host_command": host_argv(Path::new(""), p, load),
+            "figures": figs[i],
+            "ratios": ratios,
+            "runs": runs[i],
+        }));
+    }
+    let command: Vec<String> = std::env::args().skip(1).collect();
+    json!({
         "schema": "soup-rpc/bench-report/v1",
+        "command": format!("cargo xtask {}", command.join(" ")),
         "generated_at": time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
+        "wall_secs": wall.as_secs_f64(),
         "quick": args.quick,
-        "reps": reps,
-        "pairings": summary,
-    });
-    fs::write(
-        dir.join("bench.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    fs::write(dir.join("bench.txt"), &table)?;
-    eprintln!("bench: wrote target/bench/bench.json and bench.txt");
+        "load": load,
+        "transport": conf.transport,
+        "baseline": format!("{}:{}", conf.baseline.host, conf.baseline.plugin),
+        "machine": docs::machine(),
+        "versions": docs::versions(root),
+        "matrix_generated_at": matrix.generated_at,
+        "figures": figures::describe(),
+        "pairings": pairings,
+    })
+}
+
+/// The report must match `xtask/bench-report.schema.json`.
+fn validate(root: &Path, report: &Value) -> Result<()> {
+    let path = root.join("xtask/bench-report.schema.json");
+    let schema: Value =
+        serde_json::from_slice(&fs::read(&path)?).context("parsing the bench report schema")?;
+    let v = jsonschema::validator_for(&schema).map_err(|e| anyhow::anyhow!("bad schema: {e}"))?;
+    let errs: Vec<String> = v
+        .iter_errors(report)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    if !errs.is_empty() {
+        bail!(
+            "the bench report does not match its schema:\n  {}",
+            errs.join("\n  ")
+        );
+    }
     Ok(())
 }

@@ -497,7 +497,8 @@ func TestBench(t *testing.T) {
 				t.Fatalf("not JSON: %v\n%s", err, out.Bytes())
 			}
 			wantKeys := []string{"host", "tls", "host_key", "transport", "server_command", "cold_start_ms",
-				"get_latency_us", "ops_per_sec", "concurrency", "plugin_exit"}
+				"get_latency_us", "ops_per_sec", "concurrency", "put_1mib_mb_per_s", "plugin_pid",
+				"plugin_peak_rss_kib", "cpu_ms_per_10k_gets", "plugin_exit"}
 			if len(r) != len(wantKeys) {
 				t.Errorf("members %v, want exactly %v", r, wantKeys)
 			}

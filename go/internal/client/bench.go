@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ const (
 	DefaultGets         = 5000
 	DefaultConcurrency  = 64
 	DefaultDuration     = 3 * time.Second
+	DefaultPuts         = 10
 	DefaultBenchTimeout = 30 * time.Second
 	benchWarmupGets     = 200
 	coldStartKey        = "missing-for-cold-start"
@@ -49,11 +51,12 @@ type BenchOptions struct {
 	Gets        int
 	Concurrency int
 	Duration    time.Duration
+	Puts        int
 	Timeout     time.Duration
 	Command     []string
 }
 
-const benchUsage = "usage: soup-go bench [--tls auto|off] [--key ec-p521] [--transport unix] [--launches N] [--gets N] [--concurrency N] [--duration SECS] [--timeout SECS] -- SERVER-COMMAND..."
+const benchUsage = "usage: soup-go bench [--tls auto|off] [--key ec-p521] [--transport unix] [--launches N] [--gets N] [--concurrency N] [--duration SECS] [--puts N] [--timeout SECS] -- SERVER-COMMAND..."
 
 // ParseBenchArgs parses `bench` flags; everything after `--` is the server command.
 func ParseBenchArgs(args []string, stderr io.Writer) (*BenchOptions, error) {
@@ -68,6 +71,7 @@ func ParseBenchArgs(args []string, stderr io.Writer) (*BenchOptions, error) {
 	fs.IntVar(&o.Gets, "gets", DefaultGets, "sequential Gets measured for latency")
 	fs.IntVar(&o.Concurrency, "concurrency", DefaultConcurrency, "Gets in flight for the throughput figure")
 	fs.Float64Var(&duration, "duration", DefaultDuration.Seconds(), "seconds of the throughput run")
+	fs.IntVar(&o.Puts, "puts", DefaultPuts, "sequential Puts of a 1 MiB value for the MB/s figure")
 	fs.Float64Var(&timeout, "timeout", DefaultBenchTimeout.Seconds(),
 		"seconds allowed for each handshake, and without any RPC completing")
 	fs.Usage = func() {
@@ -104,6 +108,8 @@ func ParseBenchArgs(args []string, stderr io.Writer) (*BenchOptions, error) {
 		return nil, fmt.Errorf("%w: --launches must be at least 1", errUsage)
 	case o.Gets < 1:
 		return nil, fmt.Errorf("%w: --gets must be at least 1", errUsage)
+	case o.Puts < 1:
+		return nil, fmt.Errorf("%w: --puts must be at least 1", errUsage)
 	case o.Concurrency < 1:
 		return nil, fmt.Errorf("%w: --concurrency must be at least 1", errUsage)
 	case !(duration > 0) || math.IsInf(duration, 0):
@@ -147,7 +153,73 @@ type BenchReport struct {
 	GetLatencyUs  Summary            `json:"get_latency_us"`
 	OpsPerSec     float64            `json:"ops_per_sec"`
 	Concurrency   int                `json:"concurrency"`
+	PutMBPerSec   float64            `json:"put_1mib_mb_per_s"`
+	PluginPid     *int               `json:"plugin_pid"`
+	PluginPeakRSS *int64             `json:"plugin_peak_rss_kib"`
+	CPUPer10k     CPUPer10kGets      `json:"cpu_ms_per_10k_gets"`
 	PluginExit    *report.PluginExit `json:"plugin_exit"`
+}
+
+// CPUPer10kGets is the CPU time (user+sys, ms) each process spent per 10,000
+// sequential Gets; nil when /proc could not be read.
+type CPUPer10kGets struct {
+	Host   *float64 `json:"host"`
+	Plugin *float64 `json:"plugin"`
+}
+
+// userHZ is the unit of /proc/<pid>/stat times (Linux's USER_HZ, fixed at 100).
+const userHZ = 100.0
+
+// CPUMillis is utime+stime of a process in ms, from /proc/<pid>/stat ("self" for this one).
+func CPUMillis(pid string) (float64, bool) {
+	if pid == "" {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return 0, false
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return (u + st) * 1e3 / userHZ, true
+}
+
+// PeakRSSKiB is a process's VmHWM in KiB, from /proc/<pid>/status.
+func PeakRSSKiB(pid string) (int64, bool) {
+	if pid == "" {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			v, err := strconv.ParseInt(f[1], 10, 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+func per10k(before, after float64, okB, okA bool, gets int) *float64 {
+	if !okB || !okA {
+		return nil
+	}
+	v := (after - before) * 10000 / float64(gets)
+	return &v
 }
 
 // BenchMain runs `soup-go bench` and returns the exit code.
@@ -409,6 +481,12 @@ func (b *bench) work(ctx context.Context) (*BenchReport, error) {
 		}
 		b.tick()
 	}
+	var pid string
+	if tr, _ := h.parts(); tr != nil {
+		pid = tr.ID()
+	}
+	host0, okH0 := CPUMillis("self")
+	plugin0, okP0 := CPUMillis(pid)
 	lat := make([]float64, 0, o.Gets)
 	req := &kvproto.GetRequest{Key: benchKey}
 	for i := 0; i < o.Gets; i++ {
@@ -420,6 +498,12 @@ func (b *bench) work(ctx context.Context) (*BenchReport, error) {
 		}
 		b.tick()
 		lat = append(lat, float64(elapsed.Nanoseconds())/1e3)
+	}
+	host1, okH1 := CPUMillis("self")
+	plugin1, okP1 := CPUMillis(pid)
+	cpu := CPUPer10kGets{
+		Host:   per10k(host0, host1, okH0, okH1, o.Gets),
+		Plugin: per10k(plugin0, plugin1, okP0 && pid != "", okP1 && pid != "", o.Gets),
 	}
 
 	// Throughput: --concurrency Gets in flight on the same connection.
@@ -465,6 +549,30 @@ func (b *bench) work(ctx context.Context) (*BenchReport, error) {
 	}
 	ops := float64(total.Load()) / elapsed.Seconds()
 
+	// Put of a 1 MiB value, sequential; MB = 10^6 bytes.
+	big := bytes.Repeat([]byte{0x5a}, 1<<20)
+	bigReq := &kvproto.PutRequest{Key: "bench-1mib", Value: big}
+	if _, err := h.kv.Put(ctx, bigReq); err != nil {
+		return nil, fail("Put 1 MiB", err)
+	}
+	b.tick()
+	putStart := time.Now()
+	for i := 0; i < o.Puts; i++ {
+		if _, err := h.kv.Put(ctx, bigReq); err != nil {
+			return nil, fail("Put 1 MiB", err)
+		}
+		b.tick()
+	}
+	putMBs := float64(o.Puts*len(big)) / time.Since(putStart).Seconds() / 1e6
+
+	var pidPtr *int
+	var rssPtr *int64
+	if n, err := strconv.Atoi(pid); err == nil {
+		pidPtr = &n
+		if rss, ok := PeakRSSKiB(pid); ok {
+			rssPtr = &rss
+		}
+	}
 	exit := b.closeChecked(h)
 	return &BenchReport{
 		Host:          "go",
@@ -476,6 +584,10 @@ func (b *bench) work(ctx context.Context) (*BenchReport, error) {
 		GetLatencyUs:  Summarize(lat),
 		OpsPerSec:     ops,
 		Concurrency:   o.Concurrency,
+		PutMBPerSec:   putMBs,
+		PluginPid:     pidPtr,
+		PluginPeakRSS: rssPtr,
+		CPUPer10k:     cpu,
 		PluginExit:    exit,
 	}, nil
 }

@@ -1,0 +1,85 @@
+//! `cargo xtask bench --quick` on one pairing (Rust host ↔ Rust plugin, both TLS configs)
+//! emits a report that matches `xtask/bench-report.schema.json`. No timing is asserted.
+//!
+//! Uses the release binaries `cargo xtask peers` builds; when they are missing the test fails
+//! saying so (a nested `cargo build` would wait forever on the lock this `cargo test` holds).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn quick_bench_report_matches_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    for bin in ["target/release/soup", "target/release/soup-server"] {
+        assert!(
+            root.join(bin).exists(),
+            "{bin} is missing: build it with `cargo xtask peers` (or `cargo build --release -p soup-client -p soup-server`) before `cargo test`"
+        );
+    }
+    let out = root.join(format!("target/bench/test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "bench",
+            "--quick",
+            "--pairing",
+            "rust:rust",
+            "--no-build",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(&root)
+        .output()
+        .expect("running xtask bench");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "xtask bench failed:\n{stderr}");
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(root.join("xtask/bench-report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema:\n{}",
+        errors.join("\n")
+    );
+
+    // The one pairing ran in both configurations (nothing silently skipped), and the table
+    // and docs page were written beside the JSON.
+    let pairings = report["pairings"].as_array().unwrap();
+    let names: Vec<&str> = pairings
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["rust:rust/auto", "rust:rust/off"]);
+    for p in pairings {
+        assert_eq!(p["status"], "ok", "{}: {}", p["name"], p["why"]);
+        assert_eq!(p["runs"].as_array().unwrap().len(), 1);
+    }
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        table.contains("rust:rust/auto") && table.contains("rust:rust/off"),
+        "{table}"
+    );
+    for f in [
+        "bench.txt",
+        "benchmarks.md",
+        "cold-start.svg",
+        "get-latency.svg",
+    ] {
+        assert!(out.join(f).exists(), "{f} not written");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
