@@ -257,7 +257,7 @@ fn assemble(
             }
             None => ("ok".to_string(), None),
         };
-        let ratios = figures::ratios(&figs[i], baseline_of(&p.config));
+        let ratios = figures::ratios(&figs[i], baseline_of(&p.ratio_against));
         let note = if status == "ok" {
             matrixref::note(&cell)
         } else {

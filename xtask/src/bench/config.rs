@@ -20,6 +20,28 @@ pub struct BenchToml {
     pub plugins: BTreeMap<String, Side>,
     #[serde(default)]
     pub matrix_alias: Vec<MatrixAlias>,
+    /// Extra pairings measured beside the grid (e.g. Rust ↔ Rust over tcp, or with
+    /// P-521 on both sides), each compared with the baseline of `ratio_against`.
+    #[serde(default)]
+    pub variant: Vec<Variant>,
+}
+
+/// An extra pairing outside the hosts × plugins × configs grid.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub host: String,
+    pub plugin: String,
+    /// The label shown after the slash, e.g. `auto-p521`.
+    pub config: String,
+    /// The grid config whose baseline the ratios use (`auto` or `off`).
+    pub ratio_against: String,
+    /// The matrix's TLS mode for this pairing (`auto`, `off`), to find its cell.
+    pub matrix_tls: String,
+    pub transport: String,
+    pub host_key: Option<String>,
+    pub host_args: Vec<String>,
+    pub plugin_args: Vec<String>,
 }
 
 /// The baseline pairing.
@@ -71,6 +93,10 @@ pub struct Pairing {
     pub host: String,
     pub plugin: String,
     pub config: String,
+    /// The grid config whose baseline the ratios use (the config itself in the grid).
+    pub ratio_against: String,
+    /// The matrix's TLS mode for this pairing.
+    pub matrix_tls: String,
     /// The host certificate's key type (auto only).
     pub host_key: Option<String>,
     pub transport: String,
@@ -152,6 +178,8 @@ impl BenchToml {
                         host: host.clone(),
                         plugin: plugin.clone(),
                         config: config.clone(),
+                        ratio_against: config.clone(),
+                        matrix_tls: config.clone(),
                         host_key: if config == "auto" {
                             h.key.clone()
                         } else {
@@ -164,10 +192,31 @@ impl BenchToml {
                 }
             }
         }
+        for v in &self.variant {
+            let mut host_argv = self.hosts[&v.host].command.clone();
+            host_argv.extend(v.host_args.iter().cloned());
+            let mut plugin_argv = self.plugins[&v.plugin].command.clone();
+            plugin_argv.extend(
+                v.plugin_args
+                    .iter()
+                    .map(|a| a.replace("{store}", &format!("{store}/{}", v.plugin))),
+            );
+            out.push(Pairing {
+                host: v.host.clone(),
+                plugin: v.plugin.clone(),
+                config: v.config.clone(),
+                ratio_against: v.ratio_against.clone(),
+                matrix_tls: v.matrix_tls.clone(),
+                host_key: v.host_key.clone(),
+                transport: v.transport.clone(),
+                host_argv,
+                plugin_argv,
+            });
+        }
         // Baseline pairings first (per config), the rest in file order.
         out.sort_by_key(|p| {
             let base = p.host == self.baseline.host && p.plugin == self.baseline.plugin;
-            (p.config != self.configs[0], !base)
+            (p.ratio_against != self.configs[0], !base)
         });
         out
     }

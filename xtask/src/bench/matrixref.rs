@@ -41,9 +41,9 @@ impl Matrix {
             .iter()
             .find(|a| a.host == p.host && a.plugin == p.plugin && a.config == p.config);
         let key = alias.map(|a| a.key.clone()).or_else(|| p.host_key.clone());
-        let id = match (&p.config[..], &key) {
+        let id = match (&p.matrix_tls[..], &key) {
             ("auto", Some(k)) => format!("{}-{}-auto-{k}-{}", p.host, p.plugin, p.transport),
-            _ => format!("{}-{}-{}-{}", p.host, p.plugin, p.config, p.transport),
+            _ => format!("{}-{}-{}-{}", p.host, p.plugin, p.matrix_tls, p.transport),
         };
         let Some(c) = self.cells.iter().find(|c| c["id"] == id.as_str()) else {
             return Value::Null;
