@@ -71,18 +71,7 @@ impl SelfSignedCert {
             key: key_type,
             source,
         };
-        let key_pair = match key_type {
-            KeyType::EcP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-            KeyType::EcP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-            KeyType::EcP521 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512),
-            KeyType::Rsa2048 => {
-                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-            }
-            KeyType::Rsa4096 => {
-                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)
-            }
-        }
-        .map_err(err)?;
+        let key_pair = generate_key_pair(key_type).map_err(err)?;
 
         let mut params = CertificateParams::new(vec![]).map_err(err)?;
         let mut dn = DistinguishedName::new();
@@ -129,6 +118,22 @@ impl SelfSignedCert {
     /// The private key in the form rustls takes.
     pub fn private_key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(self.key_der.clone_key())
+    }
+}
+
+/// A fresh key pair of `key_type` (ECDSA with the curve's own hash; RSA signing with
+/// SHA-256), for certificates made here or by callers with their own shape (a CA, say).
+pub fn generate_key_pair(key_type: KeyType) -> Result<KeyPair, rcgen::Error> {
+    match key_type {
+        KeyType::EcP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        KeyType::EcP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+        KeyType::EcP521 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512),
+        KeyType::Rsa2048 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        }
+        KeyType::Rsa4096 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)
+        }
     }
 }
 

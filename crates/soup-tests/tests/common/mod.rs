@@ -37,18 +37,7 @@ pub fn misbehaving(args: &[&str]) -> LaunchConfig {
 }
 
 fn key_pair(key: KeyType) -> KeyPair {
-    match key {
-        KeyType::EcP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-        KeyType::EcP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-        KeyType::EcP521 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512),
-        KeyType::Rsa2048 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-        }
-        KeyType::Rsa4096 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)
-        }
-    }
-    .unwrap()
+    plugin_core::certificate::generate_key_pair(key).unwrap()
 }
 
 /// A CA and two leaves (server, client) of one key type, written as PEM files.
