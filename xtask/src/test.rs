@@ -114,10 +114,14 @@ fn status(expr: duct::Expression) -> Result<()> {
 
 /// `pid command` of running peer processes started from this tree.
 fn peer_processes(root: &Path) -> BTreeSet<String> {
+    // Every program a test or the matrix starts: Rust host and plugin (release and the
+    // test crate's debug builds), the Go peer, and the Python peers and benches.
     let patterns = [
-        root.join("target/release/soup-server"),
+        root.join("target/release/soup"),
+        root.join("target/debug/kv-plugin"),
+        root.join("target/debug/misbehaving-plugin"),
         root.join("target/peers/bin/soup-go"),
-        root.join("python/peer/soup_peer.py"),
+        root.join("python/peer/soup_"),
     ];
     let mut found = BTreeSet::new();
     for pattern in patterns {
