@@ -56,14 +56,23 @@ fn quick_bench_report_matches_schema() {
         errors.join("\n")
     );
 
-    // The one pairing ran in both configurations (nothing silently skipped), and the table
-    // and docs page were written beside the JSON.
+    // The one pairing ran in both configurations plus its declared variants (tcp, P-521;
+    // nothing silently skipped), and the table and docs page were written beside the JSON.
     let pairings = report["pairings"].as_array().unwrap();
     let names: Vec<&str> = pairings
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["rust:rust/auto", "rust:rust/off"]);
+    assert_eq!(
+        names,
+        [
+            "rust:rust/auto",
+            "rust:rust/auto-tcp",
+            "rust:rust/auto-p521",
+            "rust:rust/auto-p521-tcp",
+            "rust:rust/off"
+        ]
+    );
     for p in pairings {
         assert_eq!(p["status"], "ok", "{}: {}", p["name"], p["why"]);
         assert_eq!(p["runs"].as_array().unwrap().len(), 1);
