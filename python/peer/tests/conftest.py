@@ -16,7 +16,8 @@ REPO = PEER_DIR.parent.parent
 PEER = PEER_DIR / "soup_peer.py"
 PYTHON = sys.executable
 SCHEMA = REPO / "proto" / "peer-report.schema.json"
-VECTORS = REPO.parent / "shared" / "vectors"
+# Captured from real go-plugin and pyvider peers; committed beside the Rust tests.
+VECTORS = REPO / "crates" / "plugin-core" / "tests" / "vectors"
 GO_PEER = REPO / "target" / "peers" / "bin" / "soup-go"
 
 sys.path.insert(0, str(PEER_DIR))
