@@ -121,6 +121,25 @@ where
     }
 }
 
+/// stderr for log lines, best effort: a line that cannot be written (the host that read our
+/// stderr is gone, so the pipe is closed) is dropped, never an error. tracing-subscriber
+/// reports a failed write with `eprintln!`, which panics on that same closed pipe, inside
+/// whatever task logged: a stop watcher that logs would then never stop the plugin.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BestEffortStderr;
+
+impl std::io::Write for BestEffortStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// Installs the global subscriber for a plugin: hclog JSON on stderr, level from
 /// `RUST_LOG` (default `info`, plus h2's server diagnostics, which say why a host's
 /// request was refused, e.g. a malformed `:authority`; go-plugin hosts filter by their
@@ -131,7 +150,8 @@ pub fn init(module: &str) -> bool {
         .unwrap_or_else(|_| EnvFilter::new("info,h2::server=debug"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| BestEffortStderr)
+        .log_internal_errors(false)
         .event_format(HclogJson::new(module))
         .try_init()
         .is_ok()

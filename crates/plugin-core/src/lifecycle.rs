@@ -41,8 +41,9 @@ pub(crate) fn spawn_stop_watchers(
         let set = set.clone();
         tokio::spawn(async move {
             if sigterm.recv().await.is_some() {
-                tracing::info!("SIGTERM: shutting down");
+                // Stop first: logging is best effort (stderr may be a closed pipe).
                 set(ServeOutcome::Terminated);
+                tracing::info!("SIGTERM: shutting down");
             }
         });
     }
@@ -67,8 +68,8 @@ pub(crate) fn spawn_stop_watchers(
                     tick.tick().await;
                     // SAFETY: as above.
                     if unsafe { libc::getppid() } != parent {
-                        tracing::warn!(host_pid = parent, "host process exited; shutting down");
                         set(ServeOutcome::HostExited);
+                        tracing::warn!(host_pid = parent, "host process exited; shutting down");
                         break;
                     }
                 }

@@ -340,7 +340,7 @@ pub fn run_plugin(
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("{module}: cannot start the async runtime: {e}");
+            report_on_stderr(&format!("{module}: cannot start the async runtime: {e}"));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -349,7 +349,7 @@ pub fn run_plugin(
     match result {
         Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e @ ServeError::CookieRejected { .. }) => {
-            eprintln!("{e}");
+            report_on_stderr(&e.to_string());
             std::process::ExitCode::FAILURE
         }
         Err(e) => {
@@ -357,4 +357,10 @@ pub fn run_plugin(
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// A line for humans on stderr; unlike `eprintln!`, no panic when nobody reads stderr.
+fn report_on_stderr(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

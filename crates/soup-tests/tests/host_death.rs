@@ -1,4 +1,6 @@
-//! A plugin whose host is killed exits by itself (go-plugin plugins linger; ours don't).
+//! A plugin whose host is killed exits by itself (go-plugin plugins linger; ours don't),
+//! whatever happens to its stderr: sent to /dev/null, or a pipe its dead host read, where
+//! every log write then fails.
 
 mod common;
 
@@ -72,5 +74,83 @@ fn plugin_exits_when_its_host_is_killed() {
         Duration::from_secs(10),
         "the orphaned plugin to exit",
         || !alive(plugin),
+    );
+}
+
+const HOLDING_HOST: &str = env!("CARGO_BIN_EXE_holding-host");
+
+#[test]
+fn plugin_exits_when_a_host_that_read_its_stderr_is_killed() {
+    let store = tempfile::tempdir().unwrap();
+    let mut host = Command::new(HOLDING_HOST)
+        .args([KV_PLUGIN, "server", "--store"])
+        .arg(store.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(host.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let plugin: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("holding-host printed {line:?}, not a pid"));
+    let _guard = KillOnDrop(plugin);
+    assert!(alive(plugin));
+    host.kill().unwrap();
+    host.wait().unwrap();
+    let killed = Instant::now();
+    wait_until(
+        Duration::from_secs(10),
+        "the orphaned plugin (stderr: a closed pipe) to exit",
+        || !alive(plugin),
+    );
+    eprintln!(
+        "plugin exited {:?} after its host was killed",
+        killed.elapsed()
+    );
+}
+
+#[test]
+fn sigterm_stops_a_plugin_whose_stderr_pipe_is_closed() {
+    let store = tempfile::tempdir().unwrap();
+    let mut plugin = Command::new(KV_PLUGIN)
+        .args(["server", "--tls", "off", "--store"])
+        .arg(store.path())
+        .env("BASIC_PLUGIN", "hello")
+        .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(plugin.id());
+    let mut line = String::new();
+    std::io::BufReader::new(plugin.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("1|1|"), "handshake line: {line:?}");
+    // Nobody reads the plugin's stderr any more: its next log line hits a closed pipe.
+    drop(plugin.stderr.take());
+    let sent = Command::new("kill")
+        .args(["-TERM", &plugin.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(status) = plugin.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the plugin ignored SIGTERM with its stderr closed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        status.success(),
+        "a SIGTERMed plugin exits cleanly: {status}"
     );
 }
