@@ -140,8 +140,8 @@ pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), Ho
         Err(_) => Err(health_err("no answer within 10 s".into())),
         Ok(Ok(resp)) if resp.get_ref().status() == ServingStatus::Serving => Ok(()),
         Ok(Ok(resp)) => Err(health_err(format!(
-            "service \"plugin\" is {:?}",
-            resp.get_ref().status()
+            "service \"plugin\" is {}",
+            resp.get_ref().status().as_str_name()
         ))),
         Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
             tracing::warn!(

@@ -18,7 +18,8 @@ pub enum HostError {
     /// The plugin refused our magic cookie and exited (it was built for another host or
     /// another cookie).
     #[error(
-        "the plugin rejected the magic cookie and exited with code {code:?}: check that host and plugin agree on the cookie key and value\nplugin stderr:\n{}",
+        "the plugin rejected the magic cookie and exited ({}): check that host and plugin agree on the cookie key and value\nplugin stderr:\n{}",
+        describe_exit(*code, None),
         stderr_tail.join("\n")
     )]
     CookieRejected {

@@ -100,3 +100,13 @@ pub fn cli_main() -> ExitCode {
     let tls = config.tls;
     plugin_core::run_plugin("soup-server", config, || crate::kv_routes(store, tls))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

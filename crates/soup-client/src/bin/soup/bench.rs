@@ -79,7 +79,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 fn config(conn: &ConnArgs) -> anyhow::Result<LaunchConfig> {
     let mut cfg = LaunchConfig::new(conn.command.iter());
     cfg.tls = conn.tls;
-    cfg.key = conn.key;
+    cfg.key = conn.key_type;
     cfg.manual = conn.manual()?;
     cfg.transport = conn.transport;
     cfg.handshake_timeout = Duration::from_secs_f64(conn.timeout);
@@ -155,7 +155,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::json!({
         "host": "rust",
         "tls": args.conn.tls.to_string(),
-        "host_key": args.conn.key.to_string(),
+        "host_key": args.conn.key_type.to_string(),
         "transport": args.conn.transport.map(|t| t.to_string()),
         "server_command": args.conn.command,
         "cold_start_ms": summary(cold),

@@ -54,8 +54,14 @@ pub struct ConnArgs {
     #[arg(long, default_value = "auto")]
     pub tls: TlsMode,
     /// Key type of our AutoMTLS certificate.
-    #[arg(long, default_value = "ec-p256")]
-    pub key: KeyType,
+    // Its own id: `soup kv get KEY` has a positional `key`, and clap ids must be unique.
+    #[arg(
+        long = "key",
+        id = "key_type",
+        value_name = "KEY_TYPE",
+        default_value = "ec-p256"
+    )]
+    pub key_type: KeyType,
     /// Transport to ask the plugin for (a hint: go-plugin plugins choose their own).
     #[arg(long)]
     pub transport: Option<Network>,
@@ -86,5 +92,39 @@ impl ConnArgs {
             }
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn kv_put_takes_a_positional_key_and_a_key_type_flag() {
+        let cli = Cli::try_parse_from([
+            "soup",
+            "kv",
+            "put",
+            "greeting",
+            "hello world",
+            "--key",
+            "ec-p521",
+            "--",
+            "plugin",
+        ])
+        .expect("parses");
+        let Command::Kv(KvCommand::Put { key, value, conn }) = cli.command else {
+            panic!("not kv put");
+        };
+        assert_eq!((key.as_str(), value.as_str()), ("greeting", "hello world"));
+        assert_eq!(conn.key_type, KeyType::EcP521);
+        assert_eq!(conn.command, ["plugin"]);
     }
 }

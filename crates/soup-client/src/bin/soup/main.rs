@@ -64,7 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Client(conn) => {
             let run = ClientRun {
                 tls: conn.tls,
-                key: conn.key,
+                key: conn.key_type,
                 transport: conn.transport.unwrap_or(soup_client::Network::Unix),
                 manual: conn.manual()?,
                 server_command: conn.command.clone(),
@@ -119,11 +119,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn launch(conn: &ConnArgs) -> anyhow::Result<KvClient> {
     let mut config = LaunchConfig::new(conn.command.iter());
     config.tls = conn.tls;
-    config.key = conn.key;
+    config.key = conn.key_type;
     config.manual = conn.manual()?;
     config.transport = conn.transport;
     config.handshake_timeout = std::time::Duration::from_secs_f64(conn.timeout);
     KvClient::launch(config)
         .await
-        .with_context(|| format!("launching plugin {:?}", conn.command))
+        .with_context(|| format!("launching plugin `{}`", conn.command.join(" ")))
 }
