@@ -98,6 +98,9 @@ pub struct RunMeta {
     pub peers: BTreeMap<String, Capabilities>,
 }
 
+/// The answers `soup validate` is built with (workspace-relative), rewritten by full runs.
+const RECORDED_ANSWERS: &str = "crates/soup-client/recorded-matrix.json";
+
 /// Runs `cargo xtask matrix`.
 pub fn run(args: &MatrixArgs) -> Result<()> {
     let root = project_root();
@@ -120,16 +123,7 @@ pub fn run(args: &MatrixArgs) -> Result<()> {
             })
             .collect()
     };
-    let available = |peer: &str| {
-        let spec = &spec.peers[peer];
-        !spec.optional
-            || spec.client.as_deref().is_some_and(|argv| {
-                argv.iter()
-                    .filter(|a| a.contains('/'))
-                    .all(|a| root.join(a).exists())
-            })
-    };
-    let cells = spec.expand(&filters, available)?;
+    let cells = spec.expand(&filters)?;
     if cells.is_empty() {
         bail!("no cell matches the filters");
     }
@@ -137,17 +131,7 @@ pub fn run(args: &MatrixArgs) -> Result<()> {
         |role: fn(&Cell) -> &String| cells.iter().map(role).cloned().collect::<BTreeSet<_>>();
     let (clients, servers) = (used(|c| &c.client), used(|c| &c.server));
     if !args.no_build {
-        let to_build: BTreeSet<&str> = clients
-            .iter()
-            .chain(&servers)
-            .map(|p| {
-                if p == "python-rs" {
-                    "python"
-                } else {
-                    p.as_str()
-                }
-            })
-            .collect();
+        let to_build: BTreeSet<&str> = clients.iter().chain(&servers).map(String::as_str).collect();
         crate::peers::build(&to_build.into_iter().collect::<Vec<_>>())?;
     }
 
@@ -343,6 +327,10 @@ fn write_outputs(
             root.join("docs/compatibility-matrix.md"),
             render::markdown(&grid, results, meta),
         )?;
+        fs::write(
+            root.join(RECORDED_ANSWERS),
+            serde_json::to_string_pretty(&outputs::recorded_answers(results, meta))? + "\n",
+        )?;
     }
     print!("{table}");
 
@@ -373,7 +361,7 @@ fn write_outputs(
     }
     if full {
         eprintln!(
-            "matrix: wrote target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md"
+            "matrix: wrote target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md, {RECORDED_ANSWERS}"
         );
     } else {
         eprintln!(

@@ -279,9 +279,15 @@ impl Stamp {
 }
 
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    // Build products and caches that appear beside sources are not inputs.
+    // Build products and caches that appear beside sources are not inputs, nor is the
+    // matrix's own output that `soup` embeds (the binding does not; every matrix run
+    // rewrites it, which would rebuild the binding every time).
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name == "__pycache__" || name == "target" || name.ends_with(".pyc") || name.ends_with(".so")
+    if name == "__pycache__"
+        || name == "target"
+        || name == "recorded-matrix.json"
+        || name.ends_with(".pyc")
+        || name.ends_with(".so")
     {
         return Ok(());
     }

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: the project's one test command. Stages, in order: build the peers,
-//! `cargo test --workspace` (minus the matrix snapshot), the Go peer's `go test ./...`, the
+//! `cargo test --workspace` (as a contributor runs it), the README's CLI examples and the quick
+//! bench report (ignored by a plain `cargo test`: they need the peers), the Go peer's `go test ./...`, the
 //! Python peer's pytest, the full matrix, the matrix snapshot test, and a check that no peer
 //! process is left running. Every stage runs even when an earlier one failed (except those
 //! that need the peers); the last line is `N passed, N failed`.
@@ -21,9 +22,6 @@ pub struct TestArgs {
     pub jobs: usize,
 }
 
-/// Name of the snapshot test, skipped in the workspace stage and run after the matrix.
-const SNAPSHOT_TEST: &str = "matrix_table_matches_snapshot";
-
 /// Runs `cargo xtask test`.
 pub fn run(args: &TestArgs) -> Result<()> {
     let root = project_root();
@@ -41,17 +39,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
 
     stage("peers", &|| crate::peers::build(&crate::peers::BUILDABLE));
     stage("cargo test --workspace", &|| {
-        status(
-            cmd!(
-                "cargo",
-                "test",
-                "--workspace",
-                "--",
-                "--skip",
-                SNAPSHOT_TEST
-            )
-            .dir(&root),
-        )
+        status(cmd!("cargo", "test", "--workspace").dir(&root))
+    });
+    // `#[ignore]`d in a plain `cargo test`: they need the release peers built above.
+    stage("README examples, quick bench report", &|| {
+        ignored_xtask_tests(&root, &["readme", "bench_quick"])
     });
     stage("go test ./...", &|| {
         status(cmd!("go", "test", "./...").dir(root.join("go")))
@@ -82,7 +74,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         })
     });
     stage("matrix snapshot", &|| {
-        status(cmd!("cargo", "test", "-p", "xtask", "--test", "matrix_snapshot").dir(&root))
+        ignored_xtask_tests(&root, &["matrix_snapshot"])
     });
     stage("no peer process left", &|| {
         let left: Vec<String> = peer_processes(&root).difference(&before).cloned().collect();
@@ -102,6 +94,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
         bail!("{failed} stage(s) failed");
     }
     Ok(())
+}
+
+/// Runs xtask's integration tests `tests`, which a plain `cargo test` skips as ignored
+/// (they need the peers or the matrix output).
+fn ignored_xtask_tests(root: &Path, tests: &[&str]) -> Result<()> {
+    let mut argv = vec!["test", "-p", "xtask"];
+    for test in tests {
+        argv.extend(["--test", test]);
+    }
+    argv.extend(["--", "--ignored"]);
+    status(duct::cmd("cargo", argv).dir(root))
 }
 
 fn status(expr: duct::Expression) -> Result<()> {

@@ -47,9 +47,6 @@ pub struct PeerSpec {
     pub client: Option<Vec<String>>,
     /// argv prefix for `server`.
     pub server: Option<Vec<String>>,
-    /// Left out without error when its files do not exist yet.
-    #[serde(default)]
-    pub optional: bool,
 }
 
 /// One pairing under one crypto configuration and transport.
@@ -149,13 +146,9 @@ impl MatrixSpec {
             .collect()
     }
 
-    /// Every cell that passes `filters`, keeping only clients for which `client_available`
-    /// holds (optional peers whose files are absent are left out).
-    pub fn expand(
-        &self,
-        filters: &Filters,
-        client_available: impl Fn(&str) -> bool,
-    ) -> Result<Vec<Cell>> {
+    /// Every cell that passes `filters`: every declared peer takes part, none is left out
+    /// because it has not been built (the matrix builds what it runs).
+    pub fn expand(&self, filters: &Filters) -> Result<Vec<Cell>> {
         let keys: Vec<&String> = self.tls.iter().flat_map(|a| &a.keys).collect();
         check_known("--client", &filters.client, self.clients.iter())?;
         check_known("--server", &filters.server, self.servers.iter())?;
@@ -168,9 +161,6 @@ impl MatrixSpec {
 
         let mut cells = Vec::new();
         for client in self.clients.iter().filter(|c| keep(&filters.client, c)) {
-            if !client_available(client) {
-                continue;
-            }
             for server in self.servers.iter().filter(|s| keep(&filters.server, s)) {
                 for axis in self.tls.iter().filter(|a| keep(&filters.tls, &a.mode)) {
                     let keys: Vec<Option<&String>> = if axis.keys.is_empty() {
@@ -227,10 +217,8 @@ mod tests {
 
     #[test]
     fn full_matrix_is_every_pairing_times_eleven_crypto_times_two_transports() {
-        let cells = spec()
-            .expand(&Filters::default(), |c| c != "python-rs")
-            .unwrap();
-        assert_eq!(cells.len(), 3 * 3 * 11 * 2);
+        let cells = spec().expand(&Filters::default()).unwrap();
+        assert_eq!(cells.len(), 4 * 3 * 11 * 2);
         assert_eq!(cells[0].id(), "rust-rust-off-tcp");
         assert_eq!(cells[1].id(), "rust-rust-off-unix");
         assert_eq!(cells[2].id(), "rust-rust-auto-ec-p256-tcp");
@@ -239,9 +227,12 @@ mod tests {
     }
 
     #[test]
-    fn optional_python_rs_joins_when_available() {
-        let cells = spec().expand(&Filters::default(), |_| true).unwrap();
-        assert_eq!(cells.len(), 4 * 3 * 11 * 2);
+    fn python_rs_is_a_client_only() {
+        let cells = spec().expand(&Filters::default()).unwrap();
+        assert_eq!(
+            cells.iter().filter(|c| c.client == "python-rs").count(),
+            3 * 11 * 2
+        );
         assert!(cells.iter().all(|c| c.server != "python-rs"));
     }
 
@@ -254,7 +245,7 @@ mod tests {
             key: vec!["ec-p384".into()],
             transport: vec!["unix".into()],
         };
-        let cells = spec().expand(&filters, |_| true).unwrap();
+        let cells = spec().expand(&filters).unwrap();
         let ids: Vec<_> = cells.iter().map(Cell::id).collect();
         assert_eq!(
             ids,
@@ -271,9 +262,7 @@ mod tests {
             key: vec!["none".into()],
             ..Filters::default()
         };
-        let cells = spec().expand(&filters, |_| false).unwrap();
-        assert!(cells.is_empty(), "no client available");
-        let cells = spec().expand(&filters, |_| true).unwrap();
+        let cells = spec().expand(&filters).unwrap();
         assert!(cells.iter().all(|c| c.tls == "off" && c.key.is_none()));
         assert_eq!(cells.len(), 4 * 3 * 2);
     }
@@ -284,7 +273,7 @@ mod tests {
             client: vec!["pyhton".into()],
             ..Filters::default()
         };
-        let err = spec().expand(&filters, |_| true).unwrap_err();
+        let err = spec().expand(&filters).unwrap_err();
         assert!(
             err.to_string().contains("--client pyhton: unknown"),
             "{err}"

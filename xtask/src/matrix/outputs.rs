@@ -1,6 +1,7 @@
 //! Machine-readable outputs of a run: `target/matrix/report.json` (schema
 //! `soup-rpc/matrix-report/v1`, documented in xtask/README.md; `soup validate` reads it) and
-//! `target/matrix/junit.xml` (one testcase per cell; n/a cells are skipped).
+//! `target/matrix/junit.xml` (one testcase per cell; n/a cells are skipped), and the answers
+//! `soup validate` embeds (`crates/soup-client/recorded-matrix.json`).
 
 use std::fmt::Write;
 
@@ -52,6 +53,33 @@ pub fn report_json(results: &[CellResult], meta: &RunMeta) -> Value {
             "timeout": count(Verdict::Timeout),
             "n/a": count(Verdict::NotApplicable),
         },
+        "cells": cells,
+    })
+}
+
+/// What `soup validate` ships inside the binary (`crates/soup-client/recorded-matrix.json`,
+/// embedded at build time): each cell's verdict and cause, in the report's own layout, without
+/// what differs between runs of the same outcome (timings, paths, raw errors).
+pub fn recorded_answers(results: &[CellResult], meta: &RunMeta) -> Value {
+    let cells: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let j = &r.judgement;
+            json!({
+                "client": r.cell.client,
+                "server": r.cell.server,
+                "requested": {"tls": r.cell.tls, "key": r.cell.key, "transport": r.cell.transport},
+                "verdict": j.verdict,
+                "cause": j.cause.as_ref().map(|c| &c.text),
+                "na_reason": j.na_reason,
+            })
+        })
+        .collect();
+    json!({
+        "schema": "soup-rpc/matrix-answers/v1",
+        "command": meta.command,
+        "generated_at": meta.date,
+        "peers": meta.peers,
         "cells": cells,
     })
 }

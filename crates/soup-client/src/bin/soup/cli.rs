@@ -77,12 +77,23 @@ pub struct ConnArgs {
     /// Seconds allowed for the handshake (and, for `client`, the whole run).
     #[arg(long, default_value_t = 30.0)]
     pub timeout: f64,
+    /// Seconds each call (Get, Put) may take before it fails as DEADLINE_EXCEEDED (sent as
+    /// grpc-timeout and enforced here, so a frozen plugin cannot hang the command); 0 = none.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub call_timeout: f64,
     /// The plugin command, after `--`.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
 
 impl ConnArgs {
+    /// The per-call deadline (`--call-timeout`), `None` for 0.
+    pub fn call_deadline(&self) -> Option<std::time::Duration> {
+        (self.call_timeout > 0.0)
+            .then(|| std::time::Duration::try_from_secs_f64(self.call_timeout).ok())
+            .flatten()
+    }
+
     /// Manual TLS material, read when all three files are given.
     pub fn manual(&self) -> anyhow::Result<Option<ManualTls>> {
         match (&self.tls_cert, &self.tls_key, &self.tls_ca) {

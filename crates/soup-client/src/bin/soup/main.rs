@@ -48,14 +48,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let kv = launch(&conn).await?;
             let res = kv.put(&key, value.as_bytes()).await;
             kv.shutdown().await;
-            res.with_context(|| format!("put {key:?}"))?;
+            res?; // KvError names the operation and the key
             Ok(ExitCode::SUCCESS)
         }
         Command::Kv(KvCommand::Get { key, conn }) => {
             let kv = launch(&conn).await?;
             let res = kv.get(&key).await;
             kv.shutdown().await;
-            let value = res.with_context(|| format!("get {key:?}"))?;
+            let value = res?;
             let mut out = std::io::stdout().lock();
             out.write_all(&value)?;
             out.flush()?;
@@ -123,7 +123,8 @@ async fn launch(conn: &ConnArgs) -> anyhow::Result<KvClient> {
     config.manual = conn.manual()?;
     config.transport = conn.transport;
     config.handshake_timeout = std::time::Duration::from_secs_f64(conn.timeout);
-    KvClient::launch(config)
+    let kv = KvClient::launch(config)
         .await
-        .with_context(|| format!("launching plugin `{}`", conn.command.join(" ")))
+        .with_context(|| format!("launching plugin `{}`", conn.command.join(" ")))?;
+    Ok(kv.with_timeout(conn.call_deadline()))
 }

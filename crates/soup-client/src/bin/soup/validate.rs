@@ -1,7 +1,9 @@
 //! `soup validate`: answers "does CLIENT → SERVER work with this TLS mode and key?" from
-//! the recorded matrix (`target/matrix/report.json`, written by `cargo xtask matrix`);
-//! nothing about compatibility is known here otherwise. `--probe` re-runs the cell's
-//! recorded client command live and shows what crossed the wire this time.
+//! the recorded matrix; nothing about compatibility is known here otherwise. By default it
+//! answers from the matrix run built into the binary (`recorded-matrix.json`, which every
+//! full `cargo xtask matrix` rewrites), so an installed `soup` answers anywhere;
+//! `--report target/matrix/report.json` reads a local run instead, and `--probe` re-runs
+//! that run's client command live and shows what crossed the wire this time.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,13 +30,17 @@ pub struct ValidateArgs {
     /// tcp | unix
     #[arg(long, default_value = "unix")]
     pub transport: String,
-    /// The matrix report to answer from.
-    #[arg(long, default_value = "target/matrix/report.json")]
-    pub report: PathBuf,
+    /// A matrix report to answer from (e.g. `target/matrix/report.json` after
+    /// `cargo xtask matrix`); default: the run recorded into this binary.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// Run the pairing live (its recorded command) instead of only reading the record.
     #[arg(long)]
     pub probe: bool,
 }
+
+/// The answers of the last full `cargo xtask matrix` run (verdicts and causes only).
+const RECORDED: &str = include_str!("../../../recorded-matrix.json");
 
 fn find<'a>(report: &'a Value, args: &ValidateArgs, key: Option<&str>) -> Option<&'a Value> {
     report["cells"].as_array()?.iter().find(|c| {
@@ -52,14 +58,24 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         (Some(k), _) => Some(k.parse::<KeyType>()?.as_str()),
         (None, _) => bail!("--key is required with --tls {}", args.tls),
     };
-    let text = std::fs::read_to_string(&args.report).with_context(|| {
-        format!(
-            "no recorded matrix at {}: run `cargo xtask matrix` first",
-            args.report.display()
-        )
-    })?;
-    let report: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a matrix report", args.report.display()))?;
+    let (report, source): (Value, String) = match &args.report {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "no matrix report at {}: run `cargo xtask matrix` first, or leave out --report to use the recorded one",
+                    path.display()
+                )
+            })?;
+            let report = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a matrix report", path.display()))?;
+            (report, path.display().to_string())
+        }
+        None => (
+            serde_json::from_str(RECORDED)
+                .context("the matrix recorded into this binary does not parse")?,
+            format!("built into soup {}", env!("CARGO_PKG_VERSION")),
+        ),
+    };
     let cell = find(&report, &args, key).with_context(|| {
         format!(
             "the recorded matrix has no cell {} → {} tls={} key={} transport={} (known clients/servers: rust, go, python, python-rs)",
@@ -72,7 +88,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     })?;
     let verdict = cell["verdict"].as_str().unwrap_or("unknown");
     println!(
-        "{} → {}  tls={} key={} transport={}: {} (recorded {})",
+        "{} → {}  tls={} key={} transport={}: {} (matrix run of {}, {source})",
         args.client,
         args.server,
         args.tls,
@@ -91,6 +107,11 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if args.probe {
+        if args.report.is_none() {
+            bail!(
+                "--probe re-runs a local matrix run's command: run `cargo xtask matrix`, then pass --report target/matrix/report.json"
+            );
+        }
         return probe(cell).await;
     }
     Ok(if verdict == "pass" {
