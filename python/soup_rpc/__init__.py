@@ -15,6 +15,12 @@ b'hello'
 Blocking calls release the GIL while they wait and one client may be shared by many
 threads; :mod:`soup_rpc.aio` has the same client with awaitable calls. Failures raise
 subclasses of :class:`SoupError` carrying the Rust host's own explanation.
+
+Calls have no deadline unless given one, as with grpcio: ``kv.get(key, timeout=2.0)`` for
+one call, ``KvClient.launch(cmd, call_timeout=2.0)`` for every call without its own
+(``timeout=math.inf``: none for that call). A call that gets no answer in time (a frozen
+or overloaded plugin) raises :class:`DeadlineExceeded` (an :class:`RpcError`, code
+``DEADLINE_EXCEEDED``) naming the deadline.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import atexit as _atexit
 from soup_rpc._errors import (
     ClientClosed,
     CookieRejected,
+    DeadlineExceeded,
     HandshakeError,
     PluginExited,
     RpcError,
@@ -53,6 +60,7 @@ __all__ = [
     "VersionMismatch",
     "TlsError",
     "RpcError",
+    "DeadlineExceeded",
     "ClientClosed",
     "aio",
     "__version__",

@@ -25,8 +25,10 @@ How the Rust host's ``HostError`` variants map (stage in brackets):
 - a variant added later -> :class:`TlsError` if its stage is ``tls``, else
   :class:`HandshakeError`
 
-A Get or Put that returns a non-OK gRPC status raises :class:`RpcError`; a call on a
-closed client raises :class:`ClientClosed`. A bug inside the extension (a Rust panic) is
+A Get or Put that returns a non-OK gRPC status raises :class:`RpcError`; one that gets no
+answer within its deadline (``timeout=``, or the client's ``call_timeout``) raises
+:class:`DeadlineExceeded`, an :class:`RpcError` with code ``DEADLINE_EXCEEDED`` (Rust:
+``KvError::DeadlineExceeded``); a call on a closed client raises :class:`ClientClosed`. A bug inside the extension (a Rust panic) is
 caught and raised as a plain :class:`SoupError` with stage ``"internal"``. Invalid
 arguments raise the usual ``ValueError``/``TypeError``.
 """
@@ -43,6 +45,7 @@ __all__ = [
     "VersionMismatch",
     "TlsError",
     "RpcError",
+    "DeadlineExceeded",
     "ClientClosed",
 ]
 
@@ -150,12 +153,35 @@ class RpcError(SoupError):
         key: the key of the call.
     """
 
-    _fields = ("code", "message", "op", "key")
+    _fields: ClassVar[Tuple[str, ...]] = ("code", "message", "op", "key")
 
     code: Optional[str]
     message: Optional[str]
     op: Optional[str]
     key: Optional[str]
+
+
+class DeadlineExceeded(RpcError):
+    """A Get or Put got no answer within its deadline; ``code`` is ``"DEADLINE_EXCEEDED"``.
+
+    The deadline is the call's ``timeout=`` (seconds) or else the client's
+    ``call_timeout``; it is sent to the plugin (gRPC's ``grpc-timeout``) and enforced by
+    the host itself, so a plugin that never answers (stopped, deadlocked, overloaded)
+    still ends the call then. The call is abandoned, the client stays usable. The message
+    names the deadline, e.g. ``get "k": no answer within 300ms (deadline exceeded); ...``.
+
+    Also raised when the plugin itself answers ``DEADLINE_EXCEEDED``.
+
+    Attributes:
+        deadline: the call's deadline in seconds (None when the plugin answered
+            ``DEADLINE_EXCEEDED`` to a call without one).
+        message: the plugin's status message when the plugin gave up, None when this
+            host did.
+    """
+
+    _fields = RpcError._fields + ("deadline",)
+
+    deadline: Optional[float]
 
 
 class ClientClosed(SoupError):
@@ -170,6 +196,7 @@ for _cls in (
     VersionMismatch,
     TlsError,
     RpcError,
+    DeadlineExceeded,
     ClientClosed,
 ):
     _cls.__module__ = "soup_rpc"

@@ -7,6 +7,16 @@ from typing import Awaitable, List, Mapping, Optional, Sequence, Tuple, Type, Un
 _Path = Union[str, "os.PathLike[str]"]
 
 __version__: str
+__all__ = [
+    "__version__",
+    "KvClient",
+    "AsyncKvClient",
+    "Handshake",
+    "Certificate",
+    "PluginExit",
+    "run_peer_client",
+    "close_all",
+]
 
 @final
 class Certificate:
@@ -21,7 +31,7 @@ class Certificate:
     @property
     def sha256(self) -> str:
         """Lowercase hex SHA-256 of the DER (the certificate's fingerprint)."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -64,7 +74,7 @@ class Handshake:
     @property
     def spawn_to_handshake(self) -> float:
         """Seconds from spawning the plugin to reading its handshake line."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class PluginExit:
@@ -79,7 +89,7 @@ class PluginExit:
     @property
     def signal(self) -> Optional[int]:
         """The signal number when a signal ended it."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -100,8 +110,9 @@ class KvClient:
         transport: Optional[str] = None,
         env: Optional[Mapping[str, str]] = None,
         cookie: Tuple[str, str] = ("BASIC_PLUGIN", "hello"),
-        protocol_versions: Sequence[int] = (1,),
+        protocol_versions: Sequence[int] = [1],
         handshake_timeout: float = 10.0,
+        call_timeout: Optional[float] = None,
         tls_cert: Optional[_Path] = None,
         tls_key: Optional[_Path] = None,
         tls_ca: Optional[_Path] = None,
@@ -121,6 +132,8 @@ class KvClient:
             cookie: the magic cookie ``(key, value)``.
             protocol_versions: app protocol versions this host speaks.
             handshake_timeout: seconds to wait for the handshake line.
+            call_timeout: the deadline in seconds of every ``get``/``put`` made without
+                its own ``timeout=`` (None, the default: no deadline, as grpcio).
             tls_cert: manual TLS: PEM certificate chain presented to the plugin.
             tls_key: manual TLS: PEM private key.
             tls_ca: manual TLS: PEM CA that signed the plugin's certificate.
@@ -131,10 +144,21 @@ class KvClient:
                 see :mod:`soup_rpc._errors` for which failure raises which.
             ValueError: an argument is invalid.
         """
-    def get(self, key: str) -> bytes:
-        """Reads ``key``; raises ``RpcError`` (code ``NOT_FOUND`` for a missing key)."""
-    def put(self, key: str, value: Union[bytes, bytearray]) -> None:
-        """Stores ``value`` under ``key``."""
+    def get(self, key: str, *, timeout: Optional[float] = None) -> bytes:
+        """Reads ``key``; raises ``RpcError`` (code ``NOT_FOUND`` for a missing key).
+
+        Args:
+            timeout: the call's deadline in seconds, as grpcio's ``timeout=``; None uses
+                the client's ``call_timeout``, ``math.inf`` means no deadline.
+
+        Raises:
+            DeadlineExceeded: no answer within the deadline (the message names it).
+            RpcError: the plugin answered with a non-OK status.
+            ClientClosed: the client was closed.
+            ValueError: ``timeout`` is not a positive number.
+        """
+    def put(self, key: str, value: Union[bytes, bytearray], *, timeout: Optional[float] = None) -> None:
+        """Stores ``value`` under ``key``; ``timeout`` and errors as for ``get``."""
     def close(self) -> PluginExit:
         """Shuts the plugin down (Shutdown RPC, grace period, then kill) and reaps it.
 
@@ -155,6 +179,9 @@ class KvClient:
     @property
     def exit(self) -> Optional[PluginExit]:
         """How the plugin ended (None until closed)."""
+    @property
+    def call_timeout(self) -> Optional[float]:
+        """The deadline in seconds of calls made without ``timeout=`` (None: no deadline)."""
     def __enter__(self) -> "KvClient": ...
     def __exit__(
         self,
@@ -176,18 +203,22 @@ class AsyncKvClient:
         transport: Optional[str] = None,
         env: Optional[Mapping[str, str]] = None,
         cookie: Tuple[str, str] = ("BASIC_PLUGIN", "hello"),
-        protocol_versions: Sequence[int] = (1,),
+        protocol_versions: Sequence[int] = [1],
         handshake_timeout: float = 10.0,
+        call_timeout: Optional[float] = None,
         tls_cert: Optional[_Path] = None,
         tls_key: Optional[_Path] = None,
         tls_ca: Optional[_Path] = None,
         name: Optional[str] = None,
     ) -> Awaitable["AsyncKvClient"]:
         """Awaitable: launches ``cmd`` (arguments as ``soup_rpc.KvClient.launch``)."""
-    def get(self, key: str) -> Awaitable[bytes]:
-        """Awaitable: reads ``key``; raises ``RpcError`` (code ``NOT_FOUND`` when missing)."""
-    def put(self, key: str, value: Union[bytes, bytearray]) -> Awaitable[None]:
-        """Awaitable: stores ``value`` under ``key``."""
+    def get(self, key: str, *, timeout: Optional[float] = None) -> Awaitable[bytes]:
+        """Awaitable: reads ``key``; raises ``RpcError`` (code ``NOT_FOUND`` when missing),
+        ``DeadlineExceeded`` after ``timeout`` seconds (as ``soup_rpc.KvClient.get``)."""
+    def put(
+        self, key: str, value: Union[bytes, bytearray], *, timeout: Optional[float] = None
+    ) -> Awaitable[None]:
+        """Awaitable: stores ``value`` under ``key``, within ``timeout`` (as ``get``)."""
     def close(self) -> Awaitable[PluginExit]:
         """Awaitable: shuts the plugin down and reaps it; resolves to its ``PluginExit``."""
     @property
@@ -205,6 +236,9 @@ class AsyncKvClient:
     @property
     def exit(self) -> Optional[PluginExit]:
         """How the plugin ended (None until closed)."""
+    @property
+    def call_timeout(self) -> Optional[float]:
+        """The deadline in seconds of calls made without ``timeout=`` (None: no deadline)."""
     def __aenter__(self) -> Awaitable["AsyncKvClient"]: ...
     def __aexit__(
         self,

@@ -10,8 +10,10 @@
 ``await KvClient.launch(...)`` gives the client itself; :func:`launch` takes the same
 arguments and can be awaited or used directly in ``async with``. Calls run on soup_rpc's
 own Rust runtime, never blocking the event loop, so any number may be in flight at once
-(``asyncio.gather``). The handshake object and the exceptions are the same as for
-:class:`soup_rpc.KvClient`.
+(``asyncio.gather``). The handshake object, the exceptions and the deadlines
+(``await kv.get(key, timeout=2.0)``, ``launch(cmd, call_timeout=2.0)``) are the same as for
+:class:`soup_rpc.KvClient`; an expired deadline raises :class:`soup_rpc.DeadlineExceeded`
+(no need for ``asyncio.wait_for``, which would only cancel the awaiting).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def launch(
     cookie: Tuple[str, str] = ("BASIC_PLUGIN", "hello"),
     protocol_versions: Sequence[int] = (1,),
     handshake_timeout: float = 10.0,
+    call_timeout: Optional[float] = None,
     tls_cert: Optional[Union[str, "os.PathLike[str]"]] = None,
     tls_key: Optional[Union[str, "os.PathLike[str]"]] = None,
     tls_ca: Optional[Union[str, "os.PathLike[str]"]] = None,
@@ -76,6 +79,7 @@ def launch(
             cookie=cookie,
             protocol_versions=list(protocol_versions),
             handshake_timeout=handshake_timeout,
+            call_timeout=call_timeout,
             tls_cert=tls_cert,
             tls_key=tls_key,
             tls_ca=tls_ca,

@@ -187,6 +187,10 @@ pub async fn serve(config: ServeConfig, routes: Routes) -> Result<ServeOutcome, 
     spawn_stop_watchers(&config, &shutdown, &outcome);
 
     let server = tonic::transport::Server::builder()
+        // h2's rapid-reset guard (20 by default) closes the connection when a host's
+        // deadlines expire on many calls at once (a stalled plugin): every later call
+        // then fails. The only peer here is our own host, on loopback or a unix socket.
+        .http2_max_pending_accept_reset_streams(Some(1024))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown.clone().wait_owned());
     tokio::pin!(server);

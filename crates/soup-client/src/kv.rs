@@ -43,8 +43,9 @@ pub enum KvError {
         key: String,
         /// The deadline the call had.
         deadline: Duration,
-        /// The plugin's status message when the plugin itself answered that the deadline
-        /// passed; `None` when this host gave up waiting (e.g. on a frozen plugin).
+        /// The plugin's status message when the plugin itself answered
+        /// `DEADLINE_EXCEEDED`; `None` when this host stopped waiting (e.g. on a frozen
+        /// plugin).
         message: Option<String>,
     },
 }
@@ -64,19 +65,23 @@ impl KvError {
         deadline: Option<Duration>,
         status: tonic::Status,
     ) -> Self {
-        // grpc-go and grpcio answer an expired `grpc-timeout` with DEADLINE_EXCEEDED; a
-        // tonic server answers CANCELLED "Timeout expired" (tonic's `TimeoutExpired`).
-        let expired = match status.code() {
-            tonic::Code::DeadlineExceeded => true,
-            tonic::Code::Cancelled => status.message() == tonic::TimeoutExpired(()).to_string(),
-            _ => false,
+        // A plugin on grpc-go or grpcio answers an expired `grpc-timeout` with
+        // DEADLINE_EXCEEDED. tonic enforces the header too, on both sides, and reports
+        // its `TimeoutExpired` as CANCELLED "Timeout expired": on this side that is tonic's
+        // channel giving up at the deadline (it races our own timer), so it is ours.
+        let reported = match status.code() {
+            tonic::Code::DeadlineExceeded => Some(Some(status.message().to_string())),
+            tonic::Code::Cancelled if status.message() == tonic::TimeoutExpired(()).to_string() => {
+                Some(None)
+            }
+            _ => None,
         };
-        match deadline {
-            Some(deadline) if expired => KvError::DeadlineExceeded {
+        match (deadline, reported) {
+            (Some(deadline), Some(message)) => KvError::DeadlineExceeded {
                 op,
                 key: key.to_string(),
                 deadline,
-                message: Some(status.message().to_string()),
+                message,
             },
             _ => KvError::Rpc {
                 op,
@@ -269,35 +274,48 @@ mod tests {
 
     #[test]
     fn a_plugins_deadline_answer_is_deadline_exceeded_when_the_call_had_one() {
-        for status in [
-            tonic::Status::deadline_exceeded("context deadline exceeded"), // grpc-go
-            tonic::Status::cancelled("Timeout expired"),                   // tonic
-        ] {
-            let message = status.message().to_string();
-            let e = KvError::status("get", "k", SECOND, status);
-            assert_eq!(e.code(), Some(tonic::Code::DeadlineExceeded));
-            match &e {
-                KvError::DeadlineExceeded {
-                    op: "get",
-                    key,
-                    deadline,
-                    message: Some(m),
-                } => {
-                    assert_eq!(key, "k");
-                    assert_eq!(Some(*deadline), SECOND);
-                    assert_eq!(*m, message);
-                }
-                other => panic!("{other:?}"),
+        // grpc-go's answer.
+        let status = tonic::Status::deadline_exceeded("context deadline exceeded");
+        let e = KvError::status("get", "k", SECOND, status);
+        assert_eq!(e.code(), Some(tonic::Code::DeadlineExceeded));
+        match &e {
+            KvError::DeadlineExceeded {
+                op: "get",
+                key,
+                deadline,
+                message: Some(m),
+            } => {
+                assert_eq!(key, "k");
+                assert_eq!(Some(*deadline), SECOND);
+                assert_eq!(m, "context deadline exceeded");
             }
-            assert_eq!(
-                e.to_string(),
-                format!(
-                    "get \"k\": no answer within 1s (deadline exceeded, reported by the plugin: \
-                     {message:?}); the plugin may be frozen or overloaded; raise the call \
-                     timeout if it is only slow"
-                )
-            );
+            other => panic!("{other:?}"),
         }
+        assert_eq!(
+            e.to_string(),
+            "get \"k\": no answer within 1s (deadline exceeded, reported by the plugin: \
+             \"context deadline exceeded\"); the plugin may be frozen or overloaded; raise \
+             the call timeout if it is only slow"
+        );
+        // tonic's channel (or a tonic plugin) enforcing grpc-timeout.
+        let e = KvError::status(
+            "put",
+            "k",
+            SECOND,
+            tonic::Status::cancelled("Timeout expired"),
+        );
+        assert!(
+            matches!(
+                e,
+                KvError::DeadlineExceeded {
+                    op: "put",
+                    message: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), Some(tonic::Code::DeadlineExceeded));
     }
 
     #[test]

@@ -9,10 +9,11 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
 
+use crate::aio;
 use crate::info::{Handshake, PluginExit};
 use crate::launch::LaunchRequest;
 use crate::runtime;
-use crate::session::Session;
+use crate::session::{CallTimeout, Session};
 
 /// A go-plugin KV plugin hosted by the Rust host, with blocking calls.
 ///
@@ -50,6 +51,13 @@ impl AsyncKvClient {
     }
 }
 
+/// A call's `timeout=`: None → the client's `call_timeout`; `math.inf` → no deadline.
+fn call_timeout(timeout: Option<f64>) -> PyResult<CallTimeout> {
+    timeout
+        .map(|secs| crate::launch::deadline("timeout", secs))
+        .transpose()
+}
+
 /// The read-only surface both classes share.
 fn handshake_of(
     py: Python<'_>,
@@ -80,14 +88,17 @@ fn describe(class: &str, session: &Session) -> String {
 #[pymethods]
 impl KvClient {
     /// Launches `cmd` as a go-plugin plugin, reads its handshake, connects (AutoMTLS by
-    /// default), checks health, and returns the connected client.
+    /// default), checks health, and returns the connected client. `call_timeout` (seconds;
+    /// None: no deadline) is the deadline of every call made without its own `timeout=`.
     #[staticmethod]
     #[pyo3(signature = (
         cmd, *, tls = "auto", key = "ec-p256", transport = None, env = None,
         cookie = (String::from("BASIC_PLUGIN"), String::from("hello")),
-        protocol_versions = vec![1], handshake_timeout = 10.0,
+        protocol_versions = vec![1], handshake_timeout = 10.0, call_timeout = None,
         tls_cert = None, tls_key = None, tls_ca = None, name = None
-    ))]
+    ),
+    // pyo3 would show `...` for the tuple defaults (inspect, stubtest).
+    text_signature = "(cmd, *, tls='auto', key='ec-p256', transport=None, env=None, cookie=('BASIC_PLUGIN', 'hello'), protocol_versions=[1], handshake_timeout=10.0, call_timeout=None, tls_cert=None, tls_key=None, tls_ca=None, name=None)")]
     #[allow(clippy::too_many_arguments)]
     fn launch(
         py: Python<'_>,
@@ -99,6 +110,7 @@ impl KvClient {
         cookie: (String, String),
         protocol_versions: Vec<u32>,
         handshake_timeout: f64,
+        call_timeout: Option<f64>,
         tls_cert: Option<PathBuf>,
         tls_key: Option<PathBuf>,
         tls_ca: Option<PathBuf>,
@@ -113,6 +125,7 @@ impl KvClient {
             cookie,
             protocol_versions,
             handshake_timeout,
+            call_timeout,
             tls_cert,
             tls_key,
             tls_ca,
@@ -122,15 +135,40 @@ impl KvClient {
         Ok(KvClient::new(session))
     }
 
-    /// Reads `key`; raises `RpcError` (code `NOT_FOUND` for a missing key).
-    fn get<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyBytes>> {
-        let value = runtime::wait(py, self.session.clone().get(key))?;
+    /// Reads `key`; raises `RpcError` (code `NOT_FOUND` for a missing key), and
+    /// `DeadlineExceeded` when no answer came within `timeout` seconds (None: the
+    /// client's `call_timeout`; `math.inf`: no deadline).
+    #[pyo3(signature = (key, *, timeout = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let timeout = call_timeout(timeout)?;
+        let session = self.session.clone();
+        let value = runtime::wait(py, async move { session.get(&key, timeout).await })?;
         Ok(PyBytes::new(py, &value))
     }
 
-    /// Stores `value` (bytes or bytearray) under `key`.
-    fn put(&self, py: Python<'_>, key: String, value: PyBackedBytes) -> PyResult<()> {
-        runtime::wait(py, self.session.clone().put(key, value))
+    /// Stores `value` (bytes or bytearray) under `key`, within `timeout` (as `get`).
+    #[pyo3(signature = (key, value, *, timeout = None))]
+    fn put(
+        &self,
+        py: Python<'_>,
+        key: String,
+        value: PyBackedBytes,
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
+        let timeout = call_timeout(timeout)?;
+        let session = self.session.clone();
+        runtime::wait(py, async move { session.put(&key, &value, timeout).await })
+    }
+
+    /// The deadline in seconds of calls made without `timeout=` (None: no deadline).
+    #[getter]
+    fn call_timeout(&self) -> Option<f64> {
+        self.session.call_timeout().map(|d| d.as_secs_f64())
     }
 
     /// Shuts the plugin down (Shutdown RPC, grace period, then kill) and reaps it.
@@ -191,9 +229,11 @@ impl AsyncKvClient {
     #[pyo3(signature = (
         cmd, *, tls = "auto", key = "ec-p256", transport = None, env = None,
         cookie = (String::from("BASIC_PLUGIN"), String::from("hello")),
-        protocol_versions = vec![1], handshake_timeout = 10.0,
+        protocol_versions = vec![1], handshake_timeout = 10.0, call_timeout = None,
         tls_cert = None, tls_key = None, tls_ca = None, name = None
-    ))]
+    ),
+    // pyo3 would show `...` for the tuple defaults (inspect, stubtest).
+    text_signature = "(cmd, *, tls='auto', key='ec-p256', transport=None, env=None, cookie=('BASIC_PLUGIN', 'hello'), protocol_versions=[1], handshake_timeout=10.0, call_timeout=None, tls_cert=None, tls_key=None, tls_ca=None, name=None)")]
     #[allow(clippy::too_many_arguments)]
     fn launch<'py>(
         py: Python<'py>,
@@ -205,6 +245,7 @@ impl AsyncKvClient {
         cookie: (String, String),
         protocol_versions: Vec<u32>,
         handshake_timeout: f64,
+        call_timeout: Option<f64>,
         tls_cert: Option<PathBuf>,
         tls_key: Option<PathBuf>,
         tls_ca: Option<PathBuf>,
@@ -219,35 +260,57 @@ impl AsyncKvClient {
             cookie,
             protocol_versions,
             handshake_timeout,
+            call_timeout,
             tls_cert,
             tls_key,
             tls_ca,
             name,
         )?;
-        runtime::awaitable(py, async move {
+        aio::awaitable(py, async move {
             Session::launch(request).await.map(AsyncKvClient::new)
         })
     }
 
-    /// Awaitable: reads `key` (bytes); raises `RpcError` (code `NOT_FOUND` when missing).
-    fn get<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
-        let fut = self.session.clone().get(key);
-        runtime::awaitable(py, async move { fut.await.map(Value) })
+    /// Awaitable: reads `key` (bytes); raises `RpcError` (code `NOT_FOUND` when missing),
+    /// `DeadlineExceeded` after `timeout` seconds (as `soup_rpc.KvClient.get`).
+    #[pyo3(signature = (key, *, timeout = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = call_timeout(timeout)?;
+        let session = self.session.clone();
+        aio::awaitable(
+            py,
+            async move { session.get(&key, timeout).await.map(Value) },
+        )
     }
 
-    /// Awaitable: stores `value` (bytes or bytearray) under `key`.
+    /// Awaitable: stores `value` (bytes or bytearray) under `key`, within `timeout`.
+    #[pyo3(signature = (key, value, *, timeout = None))]
     fn put<'py>(
         &self,
         py: Python<'py>,
         key: String,
         value: PyBackedBytes,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        runtime::awaitable(py, self.session.clone().put(key, value))
+        let timeout = call_timeout(timeout)?;
+        let session = self.session.clone();
+        aio::awaitable(py, async move { session.put(&key, &value, timeout).await })
+    }
+
+    /// The deadline in seconds of calls made without `timeout=` (None: no deadline).
+    #[getter]
+    fn call_timeout(&self) -> Option<f64> {
+        self.session.call_timeout().map(|d| d.as_secs_f64())
     }
 
     /// Awaitable: shuts the plugin down and reaps it; resolves to its `PluginExit`.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        runtime::awaitable(py, self.session.clone().close())
+        aio::awaitable(py, self.session.clone().close())
     }
 
     /// What the handshake negotiated.
@@ -283,7 +346,7 @@ impl AsyncKvClient {
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let me = slf.unbind();
-        runtime::awaitable(py, async move { Ok(me) })
+        aio::awaitable(py, async move { Ok(me) })
     }
 
     #[pyo3(signature = (*_exc))]
@@ -293,7 +356,7 @@ impl AsyncKvClient {
         _exc: &Bound<'_, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let fut = self.session.clone().close();
-        runtime::awaitable(py, async move { fut.await.map(|_| false) })
+        aio::awaitable(py, async move { fut.await.map(|_| false) })
     }
 
     fn __repr__(&self) -> String {

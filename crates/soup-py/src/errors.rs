@@ -16,6 +16,11 @@
 //! | `Connect`, `Health` | `HandshakeError` | connect |
 //! | `Tls`, `PlaintextWhenTlsRequired`, `UnexpectedCertificate`, `TlsConfig`, `Certificate` | `TlsError` | tls |
 //! | anything added later | by its stage: `TlsError` for `tls`, else `HandshakeError` | |
+//!
+//! `KvError::Rpc` → `RpcError`; `KvError::DeadlineExceeded` (and an `Rpc` whose code is
+//! `DEADLINE_EXCEEDED`) → `DeadlineExceeded`, a subclass of `RpcError`.
+
+use std::time::Duration;
 
 use plugin_core::HostError;
 use pyo3::prelude::*;
@@ -30,6 +35,7 @@ import_exception!(soup_rpc, VersionMismatch);
 import_exception!(soup_rpc, PluginExited);
 import_exception!(soup_rpc, TlsError);
 import_exception!(soup_rpc, RpcError);
+import_exception!(soup_rpc, DeadlineExceeded);
 import_exception!(soup_rpc, ClientClosed);
 
 /// Anything that can go wrong in a call, before it becomes a Python exception.
@@ -37,18 +43,20 @@ import_exception!(soup_rpc, ClientClosed);
 pub enum Failure {
     /// Launching or connecting failed.
     Host(HostError),
-    /// A Get or Put returned a non-OK status.
+    /// A Get or Put returned a non-OK status, or got no answer within its deadline.
     Rpc {
         /// The `KvError`'s text.
         detail: String,
-        /// `get` or `put`.
-        op: &'static str,
+        /// `get` or `put` (None for a `KvError` variant added later).
+        op: Option<&'static str>,
         /// The key.
-        key: String,
-        /// The gRPC status code.
+        key: Option<String>,
+        /// The gRPC status code (`DeadlineExceeded` raises `DeadlineExceeded`).
         code: tonic::Code,
-        /// The status message.
-        message: String,
+        /// The status message the plugin sent (None when it sent none).
+        message: Option<String>,
+        /// The call's deadline, when it had one and it passed.
+        deadline: Option<Duration>,
     },
     /// The client was closed.
     Closed,
@@ -58,20 +66,44 @@ pub enum Failure {
 
 impl From<KvError> for Failure {
     fn from(e: KvError) -> Self {
+        let detail = e.to_string();
         match e {
             KvError::Host(h) => Failure::Host(h),
             KvError::Rpc {
                 op,
-                ref key,
+                key,
                 code,
-                ref message,
+                message,
+            } => Failure::Rpc {
+                detail,
+                op: Some(op),
+                key: Some(key),
+                code,
+                message: Some(message),
+                deadline: None,
+            },
+            KvError::DeadlineExceeded {
+                op,
+                key,
+                deadline,
+                message,
                 ..
             } => Failure::Rpc {
-                detail: e.to_string(),
-                op,
-                key: key.clone(),
-                code,
-                message: message.clone(),
+                detail,
+                op: Some(op),
+                key: Some(key),
+                code: tonic::Code::DeadlineExceeded,
+                message,
+                deadline: Some(deadline),
+            },
+            // `KvError` is non-exhaustive: a later variant is still an RPC failure.
+            other => Failure::Rpc {
+                code: other.code().unwrap_or(tonic::Code::Unknown),
+                detail,
+                op: None,
+                key: None,
+                message: None,
+                deadline: None,
             },
         }
     }
@@ -94,14 +126,22 @@ impl Failure {
                 key,
                 code,
                 message,
-            } => PyErr::new::<RpcError, _>(
-                ErrorArgs::new(detail)
+                deadline,
+            } => {
+                let args = ErrorArgs::new(detail)
                     .field("stage", Value::Str(Some("rpc".into())))
                     .field("code", Value::Str(Some(status_name(code))))
-                    .field("message", Value::Str(Some(message)))
-                    .field("op", Value::Str(Some(op.into())))
-                    .field("key", Value::Str(Some(key))),
-            ),
+                    .field("message", Value::Str(message))
+                    .field("op", Value::Str(op.map(str::to_string)))
+                    .field("key", Value::Str(key));
+                if code == tonic::Code::DeadlineExceeded {
+                    PyErr::new::<DeadlineExceeded, _>(
+                        args.field("deadline", Value::Float(deadline.map(|d| d.as_secs_f64()))),
+                    )
+                } else {
+                    PyErr::new::<RpcError, _>(args)
+                }
+            }
             Failure::Closed => PyErr::new::<ClientClosed, _>(ErrorArgs::new(
                 "the client is closed: its plugin has been shut down".into(),
             )),
@@ -162,6 +202,7 @@ pub fn status_name(code: tonic::Code) -> String {
 enum Value {
     Str(Option<String>),
     Int(Option<i64>),
+    Float(Option<f64>),
     Strs(Vec<String>),
     Ints(Vec<u32>),
 }
@@ -196,6 +237,7 @@ impl PyErrArguments for ErrorArgs {
             let _ = match value {
                 Value::Str(v) => fields.set_item(name, v),
                 Value::Int(v) => fields.set_item(name, v),
+                Value::Float(v) => fields.set_item(name, v),
                 Value::Strs(v) => fields.set_item(name, v),
                 Value::Ints(v) => fields.set_item(name, v),
             };

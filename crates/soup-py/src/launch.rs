@@ -18,6 +18,8 @@ pub struct LaunchRequest {
     pub config: LaunchConfig,
     /// Certificate, key and CA files for `tls="manual"`.
     pub manual_files: Option<(PathBuf, PathBuf, PathBuf)>,
+    /// The deadline of every call made without its own `timeout=`.
+    pub call_timeout: Option<Duration>,
 }
 
 impl LaunchRequest {
@@ -32,6 +34,7 @@ impl LaunchRequest {
         cookie: (String, String),
         protocol_versions: Vec<u32>,
         handshake_timeout: f64,
+        call_timeout: Option<f64>,
         tls_cert: Option<PathBuf>,
         tls_key: Option<PathBuf>,
         tls_ca: Option<PathBuf>,
@@ -60,6 +63,10 @@ impl LaunchRequest {
                 "handshake_timeout must be a positive number of seconds, not {handshake_timeout}"
             )));
         }
+        let call_timeout = match call_timeout {
+            Some(secs) => deadline("call_timeout", secs)?,
+            None => None,
+        };
         if cookie.0.is_empty() {
             return Err(PyValueError::new_err("the magic cookie key is empty"));
         }
@@ -92,6 +99,7 @@ impl LaunchRequest {
         Ok(LaunchRequest {
             config,
             manual_files,
+            call_timeout,
         })
     }
 
@@ -106,6 +114,18 @@ impl LaunchRequest {
         }
         Ok((config, leaf))
     }
+}
+
+/// A `timeout`/`call_timeout` in seconds as a deadline: `math.inf` (or anything too long
+/// to represent) is none; zero, negative and NaN are refused.
+pub fn deadline(name: &str, secs: f64) -> PyResult<Option<Duration>> {
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a positive number of seconds (math.inf for no deadline), \
+             not {secs}"
+        )));
+    }
+    Ok(Duration::try_from_secs_f64(secs).ok())
 }
 
 /// Any mapping of str to str (a dict, `os.environ`, ...).

@@ -7,12 +7,14 @@
 //! GIL and asyncio awaitables, all on one process-wide tokio runtime. The pure-Python
 //! package `soup_rpc` (python/soup_rpc) is the public surface; this module is its engine.
 //!
-//! Layout: [`runtime`] (the runtime, GIL-free waiting, panic containment), [`session`]
+//! Layout: [`runtime`] (the runtime, GIL-free waiting, panic containment), [`aio`]
+//! (asyncio futures fed from the runtime without taking the GIL there), [`session`]
 //! (one plugin shared by every handle, killed and reaped when dropped), [`client`] (the
 //! Python classes), [`info`] (frozen value objects), [`errors`] (Rust errors → Python
 //! exceptions), [`launch`] (argument validation), [`peer`] (the peer contract's client).
 #![warn(missing_docs)]
 
+mod aio;
 mod client;
 mod errors;
 mod info;

@@ -17,6 +17,10 @@ const IN_FLIGHT_GRACE: Duration = SHUTDOWN_GRACE;
 /// The most a garbage-collected client blocks its dropping thread for the reap.
 const REAP_WAIT: Duration = Duration::from_secs(5);
 
+/// A call's own deadline: `None` for the client's (`call_timeout`), `Some(None)` for
+/// none at all, `Some(Some(d))` for `d`.
+pub type CallTimeout = Option<Option<Duration>>;
+
 /// A launched plugin and its KV client.
 #[derive(Debug)]
 pub struct Session {
@@ -26,6 +30,7 @@ pub struct Session {
     /// Serialises closers (only one may decide to kill).
     closing: tokio::sync::Mutex<()>,
     pid: Option<u32>,
+    call_timeout: Option<Duration>,
     handshake: Handshake,
     exit: Mutex<Option<PluginExit>>,
     final_stderr: Mutex<Vec<String>>,
@@ -34,11 +39,15 @@ pub struct Session {
 impl Session {
     /// Launches the plugin (on the runtime).
     pub async fn launch(request: LaunchRequest) -> Result<Arc<Session>, Failure> {
+        let call_timeout = request.call_timeout;
         let (config, manual_leaf) = request.into_config()?;
-        let kv = soup_client::KvClient::launch(config).await?;
+        let kv = soup_client::KvClient::launch(config)
+            .await?
+            .with_timeout(call_timeout);
         let plugin = kv.plugin();
         let session = Arc::new(Session {
             pid: plugin.pid(),
+            call_timeout,
             handshake: Handshake::of(plugin, manual_leaf.as_deref()),
             kv: RwLock::new(Some(kv)),
             closing: tokio::sync::Mutex::new(()),
@@ -49,18 +58,25 @@ impl Session {
         Ok(session)
     }
 
-    /// Reads a key.
-    pub async fn get(self: Arc<Self>, key: String) -> Result<Vec<u8>, Failure> {
+    /// Reads a key within `timeout` (see [`CallTimeout`]).
+    pub async fn get(&self, key: &str, timeout: CallTimeout) -> Result<Vec<u8>, Failure> {
         let guard = self.kv.read().await;
         let kv = guard.as_ref().ok_or(Failure::Closed)?;
-        Ok(kv.get(&key).await?)
+        let timeout = timeout.unwrap_or_else(|| kv.timeout());
+        Ok(kv.get_with_timeout(key, timeout).await?)
     }
 
-    /// Writes a key.
-    pub async fn put(self: Arc<Self>, key: String, value: impl AsRef<[u8]>) -> Result<(), Failure> {
+    /// Writes a key within `timeout` (see [`CallTimeout`]).
+    pub async fn put(&self, key: &str, value: &[u8], timeout: CallTimeout) -> Result<(), Failure> {
         let guard = self.kv.read().await;
         let kv = guard.as_ref().ok_or(Failure::Closed)?;
-        Ok(kv.put(&key, value.as_ref()).await?)
+        let timeout = timeout.unwrap_or_else(|| kv.timeout());
+        Ok(kv.put_with_timeout(key, value, timeout).await?)
+    }
+
+    /// The deadline of calls made without their own (`call_timeout` of `launch`).
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.call_timeout
     }
 
     /// Shuts the plugin down as go-plugin does and reaps it; idempotent. Calls still in
@@ -125,20 +141,25 @@ impl Session {
 
 impl Drop for Session {
     /// An unclosed client being dropped (garbage-collected): SIGKILL the plugin, then reap
-    /// it on the runtime, waiting for the reap unless we are on the runtime ourselves.
+    /// it on the runtime, waiting for the reap (at most [`REAP_WAIT`]) unless we are on
+    /// the runtime ourselves; a reap not done by then finishes in the background.
     fn drop(&mut self) {
         let Some(kv) = self.kv.get_mut().take() else {
             return;
         };
         kill(self.pid);
-        let rx = runtime::start(async move {
+        let (done, reaped) = tokio::sync::oneshot::channel::<()>();
+        let spawned = runtime::spawn(async move {
             kv.shutdown().await;
-            Ok(())
+            let _ = done.send(());
         });
-        if let Ok(rx) = rx
-            && tokio::runtime::Handle::try_current().is_err()
-        {
-            let _ = rx.recv_timeout(REAP_WAIT);
+        if spawned.is_ok() {
+            runtime::block_on_for(
+                async {
+                    let _ = reaped.await;
+                },
+                REAP_WAIT,
+            );
         }
     }
 }
