@@ -28,6 +28,15 @@ fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The first line `child` writes on its stdout.
+fn first_line(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
 struct KillOnDrop(u32);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -57,11 +66,7 @@ fn plugin_exits_when_its_host_is_killed() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(host.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let plugin: u32 = line.trim().parse().unwrap();
+    let plugin: u32 = first_line(&mut host).trim().parse().unwrap();
     let _guard = KillOnDrop(plugin);
     // The host dies after the handshake, as in real life.
     wait_until(Duration::from_secs(10), "the handshake line", || {
@@ -89,10 +94,7 @@ fn plugin_exits_when_a_host_that_read_its_stderr_is_killed() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(host.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut host);
     let plugin: u32 = line
         .trim()
         .parse()
@@ -126,10 +128,7 @@ fn sigterm_stops_a_plugin_whose_stderr_pipe_is_closed() {
         .spawn()
         .unwrap();
     let _guard = KillOnDrop(plugin.id());
-    let mut line = String::new();
-    std::io::BufReader::new(plugin.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut plugin);
     assert!(line.starts_with("1|1|"), "handshake line: {line:?}");
     // Nobody reads the plugin's stderr any more: its next log line hits a closed pipe.
     drop(plugin.stderr.take());
@@ -138,17 +137,16 @@ fn sigterm_stops_a_plugin_whose_stderr_pipe_is_closed() {
         .status()
         .unwrap();
     assert!(sent.success());
-    let t = Instant::now();
-    let status = loop {
-        if let Some(status) = plugin.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the plugin ignored SIGTERM with its stderr closed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    wait_until(
+        Duration::from_secs(10),
+        "the plugin to stop on SIGTERM with its stderr closed",
+        || {
+            status = plugin.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    let status = status.expect("wait_until returned once it exited");
     assert!(
         status.success(),
         "a SIGTERMed plugin exits cleanly: {status}"
