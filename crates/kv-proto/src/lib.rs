@@ -18,3 +18,8 @@ mod generated {
 pub use generated::kv_client::KvClient;
 pub use generated::kv_server::{Kv, KvServer};
 pub use generated::{Empty, GetRequest, GetResponse, PutRequest};
+
+/// The encoded `FileDescriptorSet` of `kv.proto`, for gRPC server reflection
+/// (`plugin_core::ServeConfig::reflection`).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/kv_descriptor.bin"));

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use crate::KeyType;
+use crate::broker::{Broker, BrokerConfig, BrokerTls};
 use crate::certificate::{CertificateInfo, SelfSignedCert};
 use crate::env::{self, MagicCookie};
 use crate::handshake::{HandshakeLine, Network};
@@ -18,8 +19,10 @@ use crate::host_connect::{check_health, connect, forward_stdio};
 use crate::host_error::HostError;
 use crate::host_handshake::{LineError, drain_stdout, exited_before_handshake, read_line};
 use crate::plugin_stderr::{self, StderrTail};
+use crate::reattach::ReattachConfig;
 use crate::services::proto;
 use crate::tls::{self, ManualTls, TlsMode, TlsSession};
+use tracing::Instrument as _;
 
 /// go-plugin's grace period between Shutdown and kill.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -48,6 +51,49 @@ pub struct LaunchConfig {
     pub handshake_timeout: Duration,
     /// Name used in logs (defaults to the program's file name).
     pub name: Option<String>,
+    /// Time the plugin gets to answer Shutdown, and then to exit, before it is killed
+    /// (go-plugin: 2 s each, not configurable: go-plugin#295).
+    pub shutdown_grace: Duration,
+    /// Start the plugin in a process group of its own and signal the whole group, so a
+    /// wrapper (`sh -c plugin`, as go-plugin's examples launch theirs) takes its children
+    /// with it. Off by default, as go-plugin; a terminal's Ctrl-C then no longer reaches
+    /// the plugin directly (the host stops it).
+    pub process_group: bool,
+    /// Where the plugin's GRPCStdio output goes (go-plugin's `SyncStdout`/`SyncStderr`).
+    pub stdout: StdioSink,
+    /// See [`LaunchConfig::stdout`].
+    pub stderr: StdioSink,
+    /// Brokered connections: dial timeout and listener transport.
+    pub broker: BrokerConfig,
+    /// Ask for gRPC broker multiplexing (`PLUGIN_MULTIPLEX_GRPC`, go-plugin's
+    /// `GRPCBrokerMultiplex`): one connection, every gRPC connection a yamux stream. A
+    /// plugin that does not answer field 7 `true` is refused, as go-plugin does.
+    pub multiplex: bool,
+}
+
+/// Where a plugin's GRPCStdio output goes on the host.
+#[derive(Clone, Default)]
+pub enum StdioSink {
+    /// The host's own stdout (for the plugin's stdout) or stderr (for its stderr).
+    #[default]
+    Inherit,
+    /// Debug-level `tracing` events, one per chunk.
+    Log,
+    /// Dropped (go-plugin's default when `SyncStdout` is nil).
+    Discard,
+    /// A writer of the caller's.
+    Writer(Arc<std::sync::Mutex<dyn std::io::Write + Send>>),
+}
+
+impl std::fmt::Debug for StdioSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StdioSink::Inherit => "Inherit",
+            StdioSink::Log => "Log",
+            StdioSink::Discard => "Discard",
+            StdioSink::Writer(_) => "Writer(..)",
+        })
+    }
 }
 
 impl LaunchConfig {
@@ -67,6 +113,53 @@ impl LaunchConfig {
             transport: None,
             env: Vec::new(),
             handshake_timeout: Duration::from_secs(60),
+            name: None,
+            shutdown_grace: SHUTDOWN_GRACE,
+            process_group: false,
+            stdout: StdioSink::Inherit,
+            stderr: StdioSink::Inherit,
+            broker: BrokerConfig::default(),
+            multiplex: false,
+        }
+    }
+}
+
+/// How to attach to a plugin that is already running (reattach / debug mode): no spawn,
+/// the address and version from a go-plugin `ReattachConfig`.
+#[derive(Debug, Clone)]
+pub struct AttachConfig {
+    /// Where the plugin is, its version and pid, and whether it is in test mode.
+    pub reattach: ReattachConfig,
+    /// App protocol versions we speak; the config's version must be one of them.
+    pub versions: Vec<u32>,
+    /// `off` or `manual` (AutoMTLS needs a handshake).
+    pub tls: TlsMode,
+    /// Certificate, key and CA for `manual`.
+    pub manual: Option<ManualTls>,
+    /// Time the plugin gets to exit after Shutdown (a plugin not in test mode).
+    pub shutdown_grace: Duration,
+    /// Where the plugin's GRPCStdio stdout goes.
+    pub stdout: StdioSink,
+    /// Where the plugin's GRPCStdio stderr goes.
+    pub stderr: StdioSink,
+    /// Brokered connections.
+    pub broker: BrokerConfig,
+    /// Name used in logs.
+    pub name: Option<String>,
+}
+
+impl AttachConfig {
+    /// TLS off, versions `[1]`, go-plugin's grace.
+    pub fn new(reattach: ReattachConfig) -> Self {
+        AttachConfig {
+            reattach,
+            versions: vec![1],
+            tls: TlsMode::Off,
+            manual: None,
+            shutdown_grace: SHUTDOWN_GRACE,
+            stdout: StdioSink::Inherit,
+            stderr: StdioSink::Inherit,
+            broker: BrokerConfig::default(),
             name: None,
         }
     }
@@ -93,6 +186,9 @@ pub enum ExitHow {
     Killed,
     /// Another signal ended it.
     Signaled,
+    /// Still running: an attached plugin in test mode (left for the next attach), or one
+    /// that did not exit after Shutdown and that this host, not its parent, won't kill.
+    LeftRunning,
 }
 
 fn exit_of(status: std::process::ExitStatus, killed_by_us: bool) -> PluginExit {
@@ -112,7 +208,9 @@ fn exit_of(status: std::process::ExitStatus, killed_by_us: bool) -> PluginExit {
 /// A running, connected plugin.
 #[derive(Debug)]
 pub struct PluginClient {
-    child: Option<Child>,
+    process: Process,
+    broker: Broker,
+    shutdown_grace: Duration,
     name: String,
     raw_line: String,
     handshake: HandshakeLine,
@@ -145,8 +243,16 @@ impl PluginClient {
                 .unwrap_or_else(|| program.to_string_lossy().into_owned())
         });
         let span = tracing::info_span!("plugin", name = %name);
-        let _enter = span.enter();
+        Self::launch_named(config, program, name)
+            .instrument(span)
+            .await
+    }
 
+    async fn launch_named(
+        config: LaunchConfig,
+        program: OsString,
+        name: String,
+    ) -> Result<Self, HostError> {
         let client_cert = match config.tls {
             TlsMode::Auto => Some(SelfSignedCert::generate(config.key)?),
             _ => None,
@@ -184,8 +290,14 @@ impl PluginClient {
         if let Some(t) = config.transport {
             cmd.env(env::PLUGIN_SERVER_TRANSPORTS, t.as_str());
         }
+        if config.multiplex {
+            cmd.env(env::PLUGIN_MULTIPLEX_GRPC, "true");
+        }
         for (k, v) in &config.env {
             cmd.env(k, v);
+        }
+        if config.process_group {
+            cmd.process_group(0);
         }
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -250,6 +362,10 @@ impl PluginClient {
             });
         }
         tracing::debug!(line = %line, "plugin handshake");
+        if config.multiplex && handshake.multiplex != Some(true) {
+            kill_and_reap(&mut child).await;
+            return Err(HostError::MultiplexUnsupported { line });
+        }
 
         let tls_config = match tls_client_config(&config, &handshake, client_cert.as_ref(), &line) {
             Ok(c) => c,
@@ -263,24 +379,60 @@ impl PluginClient {
             .as_ref()
             .and_then(|c| CertificateInfo::from_der(c).ok())
             .map(|i| i.key_type);
-        let (channel, tls_session) = match connect(&handshake, tls_config, peer_key, &line).await {
-            Ok(c) => c,
+        let broker_tls = match broker_tls(&config, &handshake, client_cert.as_ref(), &tls_config) {
+            Ok(t) => t,
             Err(e) => {
-                terminate_and_reap(&mut child).await;
-                settle(&mut readers).await;
-                return Err(e.with_stderr_tail(stderr.lines()));
+                kill_and_reap(&mut child).await;
+                return Err(e);
             }
         };
+        let mux = if config.multiplex {
+            match crate::host_connect::dial_mux(&handshake, &line).await {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    terminate_and_reap(&mut child).await;
+                    settle(&mut readers).await;
+                    return Err(e.with_stderr_tail(stderr.lines()));
+                }
+            }
+        } else {
+            None
+        };
+        let (channel, tls_session) =
+            match connect(&handshake, tls_config, peer_key, &line, mux.clone()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    terminate_and_reap(&mut child).await;
+                    settle(&mut readers).await;
+                    return Err(e.with_stderr_tail(stderr.lines()));
+                }
+            };
         if let Err(e) = check_health(&channel, &line).await {
             terminate_and_reap(&mut child).await;
             settle(&mut readers).await;
             return Err(e.with_stderr_tail(stderr.lines()));
         }
-        readers.push(tokio::spawn(forward_stdio(channel.clone(), name.clone())));
+        readers.push(tokio::spawn(
+            forward_stdio(
+                channel.clone(),
+                name.clone(),
+                config.stdout.clone(),
+                config.stderr.clone(),
+            )
+            .in_current_span(),
+        ));
+        let broker = Broker::with_mux("host", broker_tls, config.broker.clone(), mux.is_some());
+        if let Some(mux) = mux {
+            broker.set_mux(mux);
+        }
+        if let Some(pump) = broker.spawn_client_stream(channel.clone()) {
+            readers.push(pump);
+        }
 
-        drop(_enter);
         Ok(PluginClient {
-            child: Some(child),
+            process: Process::supervise(child, config.process_group),
+            broker,
+            shutdown_grace: config.shutdown_grace,
             name,
             raw_line: line,
             handshake,
@@ -338,24 +490,179 @@ impl PluginClient {
 
     /// The plugin's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().and_then(|c| c.id())
+        if self.process.exit.borrow().is_some() {
+            None
+        } else {
+            self.process.pid
+        }
     }
 
     /// Whether the plugin process has exited.
     pub fn has_exited(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => !matches!(c.try_wait(), Ok(None)),
-            None => true,
+        self.process.exit.borrow().is_some()
+    }
+
+    /// The host's side of the GRPCBroker: serve services to the plugin
+    /// ([`Broker::accept_and_serve`]) or dial the ones it serves ([`Broker::dial`]).
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Attaches to a running plugin from its reattach config: no spawn; the version is
+    /// checked, the pid (when given) must be running, then connect, health, broker and
+    /// stdio as [`PluginClient::launch`]. [`PluginClient::shutdown`] leaves a test-mode
+    /// plugin running and never kills an attached one.
+    pub async fn attach(config: AttachConfig) -> Result<Self, HostError> {
+        let r = &config.reattach;
+        let name = config
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("attached:{}", r.addr.string));
+        let span = tracing::info_span!("plugin", name = %name);
+        Self::attach_named(config, name).instrument(span).await
+    }
+
+    async fn attach_named(config: AttachConfig, name: String) -> Result<Self, HostError> {
+        let r = config.reattach.clone();
+        if r.protocol != "grpc" {
+            return Err(crate::reattach::ReattachError::UnsupportedProtocol(r.protocol).into());
+        }
+        let network = r.network()?;
+        if !config.versions.contains(&r.protocol_version) {
+            return Err(HostError::NoCommonVersion {
+                ours: config.versions.clone(),
+                theirs: r.protocol_version,
+            });
+        }
+        let process = if r.pid > 0 {
+            Process::attached(r.pid, r.test)
+                .map_err(|source| HostError::AttachedProcessGone { pid: r.pid, source })?
+        } else {
+            Process::unknown(r.test)
+        };
+        let tls_config = match config.tls {
+            TlsMode::Off => None,
+            TlsMode::Auto => return Err(HostError::AttachAutoMtls),
+            TlsMode::Manual => {
+                let manual = config.manual.as_ref().ok_or_else(|| {
+                    HostError::TlsConfig(crate::tls::TlsConfigError::Rustls(
+                        rustls::Error::General(
+                            "TLS mode manual needs a certificate, key and CA".into(),
+                        ),
+                    ))
+                })?;
+                Some(Arc::new(
+                    tls::manual_client_config(manual)
+                        .map_err(|e| HostError::TlsConfig(e.into()))?,
+                ))
+            }
+        };
+        let handshake = HandshakeLine {
+            core_version: crate::handshake::CORE_PROTOCOL_VERSION,
+            app_version: r.protocol_version,
+            network,
+            address: r.addr.string.clone(),
+            protocol: "grpc".into(),
+            server_cert: None,
+            multiplex: None,
+        };
+        let line = handshake.to_string();
+        let broker_tls = match (&config.tls, &tls_config) {
+            (TlsMode::Manual, Some(client)) => Some(BrokerTls {
+                server: Arc::new(
+                    tls::manual_server_config(config.manual.as_ref().expect("checked"))
+                        .map_err(|e| HostError::TlsConfig(e.into()))?,
+                ),
+                client: client.clone(),
+            }),
+            _ => None,
+        };
+        let (channel, tls_session) = connect(&handshake, tls_config, None, &line, None).await?;
+        check_health(&channel, &line).await?;
+        let mut readers = vec![tokio::spawn(
+            forward_stdio(
+                channel.clone(),
+                name.clone(),
+                config.stdout.clone(),
+                config.stderr.clone(),
+            )
+            .in_current_span(),
+        )];
+        let broker = Broker::new("host", broker_tls, config.broker.clone());
+        if let Some(pump) = broker.spawn_client_stream(channel.clone()) {
+            readers.push(pump);
+        }
+        tracing::info!(pid = r.pid, test = r.test, address = %r.addr.string, "attached to a running plugin");
+        Ok(PluginClient {
+            process,
+            broker,
+            shutdown_grace: config.shutdown_grace,
+            name,
+            raw_line: line,
+            handshake,
+            channel,
+            client_cert: None,
+            tls_session,
+            stderr: StderrTail::default(),
+            readers,
+            spawn_to_handshake: Duration::ZERO,
+        })
+    }
+
+    /// Whether this client attached to a running plugin instead of starting it.
+    pub fn is_attached(&self) -> bool {
+        self.process.attached.is_some()
+    }
+
+    /// The app protocol version the plugin chose from [`LaunchConfig::versions`]: pick
+    /// the client set for it (go-plugin's `VersionedPlugins`).
+    pub fn negotiated_version(&self) -> u32 {
+        self.handshake.app_version
+    }
+
+    /// Resolves when the plugin process ends, however it ends (go-plugin#92).
+    pub fn exited(&self) -> impl std::future::Future<Output = PluginExit> + Send + 'static {
+        let mut rx = self.process.exit.clone();
+        async move {
+            match rx.wait_for(Option::is_some).await {
+                Ok(exit) => exit.expect("checked is_some"),
+                Err(_) => PluginExit {
+                    how: ExitHow::Killed,
+                    code: None,
+                    signal: None,
+                },
+            }
         }
     }
 
-    /// Stops the plugin as go-plugin does: GRPCController.Shutdown, then up to
-    /// [`SHUTDOWN_GRACE`] for it to exit, then SIGKILL. Always reaps the process.
+    /// Resolves with how the plugin ended if it ended without [`PluginClient::shutdown`]
+    /// asking it to (a crash, a kill from elsewhere); with `None` if it was shut down.
+    pub fn unexpected_exit(
+        &self,
+    ) -> impl std::future::Future<Output = Option<PluginExit>> + Send + 'static {
+        let exited = self.exited();
+        let expected = self.process.expected.clone();
+        async move {
+            let exit = exited.await;
+            (!expected.load(std::sync::atomic::Ordering::SeqCst)).then_some(exit)
+        }
+    }
+
+    /// Stops the plugin as go-plugin does: closes the broker, GRPCController.Shutdown,
+    /// then up to [`LaunchConfig::shutdown_grace`] for it to exit, then SIGKILL (of its
+    /// process group with [`LaunchConfig::process_group`]). Always reaps the process.
     pub async fn shutdown(mut self) -> PluginExit {
-        let mut child = self.child.take().expect("child present until shutdown");
+        let grace = self.shutdown_grace;
+        self.process
+            .expected
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.broker.close();
+        if let Some(test) = self.process.attached {
+            return self.detach(test, grace).await;
+        }
         let mut controller =
             proto::grpc_controller_client::GrpcControllerClient::new(self.channel.clone());
-        match tokio::time::timeout(SHUTDOWN_GRACE, controller.shutdown(proto::Empty {})).await {
+        match tokio::time::timeout(grace, controller.shutdown(proto::Empty {})).await {
             Ok(Ok(_)) => tracing::debug!(plugin = %self.name, "plugin acknowledged shutdown"),
             Ok(Err(status)) => {
                 tracing::debug!(plugin = %self.name, code = ?status.code(), "shutdown RPC ended without a reply (Go plugins close the connection)")
@@ -363,36 +670,187 @@ impl PluginClient {
             Err(_) => tracing::warn!(plugin = %self.name, "shutdown RPC got no answer"),
         }
         drop(controller);
-        let exit = match tokio::time::timeout(SHUTDOWN_GRACE, child.wait()).await {
-            Ok(Ok(status)) => exit_of(status, false),
-            _ => {
+        let exit = match tokio::time::timeout(grace, self.exited()).await {
+            Ok(exit) => exit,
+            Err(_) => {
                 tracing::warn!(plugin = %self.name, "plugin failed to exit gracefully; killing it");
-                let _ = child.start_kill();
-                match child.wait().await {
-                    Ok(status) => exit_of(status, true),
-                    Err(_) => PluginExit {
-                        how: ExitHow::Killed,
-                        code: None,
-                        signal: None,
-                    },
-                }
+                self.process.signal(libc::SIGKILL);
+                self.exited().await
             }
         };
+        self.broker.close_mux();
         settle(&mut self.readers).await;
         tracing::info!(plugin = %self.name, ?exit, "plugin process exited");
         exit
     }
 }
 
+impl PluginClient {
+    /// Ends an attached session: a test-mode plugin is left running (go-plugin's client
+    /// does the same); any other gets Shutdown and `grace` to exit, and is never killed.
+    async fn detach(mut self, test: bool, grace: Duration) -> PluginExit {
+        let left = PluginExit {
+            how: ExitHow::LeftRunning,
+            code: None,
+            signal: None,
+        };
+        if test {
+            tracing::info!(plugin = %self.name, "detached; the test-mode plugin keeps running for the next attach");
+            settle_now(&mut self.readers);
+            return left;
+        }
+        let mut controller =
+            proto::grpc_controller_client::GrpcControllerClient::new(self.channel.clone());
+        let _ = tokio::time::timeout(grace, controller.shutdown(proto::Empty {})).await;
+        settle_now(&mut self.readers);
+        if self.process.pid.is_none() {
+            return left;
+        }
+        match tokio::time::timeout(grace, self.exited()).await {
+            Ok(exit) => exit,
+            Err(_) => {
+                tracing::warn!(plugin = %self.name, pid = ?self.process.pid, "attached plugin did not exit after Shutdown; not killing a process this host did not start");
+                left
+            }
+        }
+    }
+}
+
+fn settle_now(readers: &mut Vec<JoinHandle<()>>) {
+    for r in readers.drain(..) {
+        r.abort();
+    }
+}
+
 impl Drop for PluginClient {
     fn drop(&mut self) {
+        self.broker.close();
+        self.broker.close_mux();
         for r in &self.readers {
             r.abort();
         }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            // Reap now if it is already gone; otherwise tokio's orphan queue reaps it.
-            let _ = child.try_wait();
+        if self.process.attached.is_none() && self.process.exit.borrow().is_none() {
+            self.process.signal(libc::SIGKILL);
+        }
+    }
+}
+
+/// The plugin process after a successful launch, owned by one supervising task: it
+/// alone signals and reaps the child, so a signal never reaches a reaped (and possibly
+/// reused) pid (go-plugin#320).
+#[derive(Debug)]
+struct Process {
+    pid: Option<u32>,
+    /// `None` for an attached plugin: we never signal what we did not start.
+    signals: Option<tokio::sync::mpsc::UnboundedSender<i32>>,
+    exit: tokio::sync::watch::Receiver<Option<PluginExit>>,
+    expected: Arc<std::sync::atomic::AtomicBool>,
+    /// `Some(test)` when attached rather than spawned.
+    attached: Option<bool>,
+}
+
+impl Process {
+    fn supervise(mut child: Child, group: bool) -> Process {
+        let pid = child.id();
+        let (signals, mut rx) = tokio::sync::mpsc::unbounded_channel::<i32>();
+        let (exit_tx, exit) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            let mut killed = false;
+            let mut orphaned = false;
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    sig = rx.recv(), if !orphaned => {
+                        // No sender left: the PluginClient is gone; kill, then reap.
+                        let sig = sig.unwrap_or_else(|| { orphaned = true; libc::SIGKILL });
+                        killed |= sig == libc::SIGKILL;
+                        if let Some(pid) = child.id() {
+                            let target = if group { -(pid as i32) } else { pid as i32 };
+                            // SAFETY: kill(2) on our own child (or its group), not yet reaped.
+                            unsafe { libc::kill(target, sig) };
+                        }
+                    }
+                }
+            };
+            if group
+                && killed
+                && let Some(pid) = pid
+            {
+                // What the leader left behind in its group.
+                // SAFETY: kill(2); the group id stays taken while members live.
+                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+            }
+            let exit = match status {
+                Ok(status) => exit_of(status, killed),
+                Err(_) => PluginExit {
+                    how: ExitHow::Killed,
+                    code: None,
+                    signal: None,
+                },
+            };
+            exit_tx.send_replace(Some(exit));
+        });
+        Process {
+            pid,
+            signals: Some(signals),
+            exit,
+            expected: Arc::default(),
+            attached: None,
+        }
+    }
+
+    /// A running process we did not start: watched through a pidfd, which names that
+    /// very process (no pid reuse race) and is never signalled.
+    fn attached(pid: i32, test: bool) -> std::io::Result<Process> {
+        use std::os::fd::{FromRawFd as _, OwnedFd};
+        // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh fd we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        // SAFETY: the OwnedFd moves into the AsyncFd, stays open and is the same fd for
+        // the AsyncFd's whole life.
+        let fd = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+        }
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (exit_tx, exit) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            // Readable once the process has exited.
+            let _ = fd.readable().await;
+            exit_tx.send_replace(Some(PluginExit {
+                how: ExitHow::Exited,
+                code: None,
+                signal: None,
+            }));
+        });
+        Ok(Process {
+            pid: Some(pid as u32),
+            signals: None,
+            exit,
+            expected: Arc::default(),
+            attached: Some(test),
+        })
+    }
+
+    /// Attached without a pid: nothing to watch.
+    fn unknown(test: bool) -> Process {
+        let (tx, exit) = tokio::sync::watch::channel(None);
+        std::mem::forget(tx);
+        Process {
+            pid: None,
+            signals: None,
+            exit,
+            expected: Arc::default(),
+            attached: Some(test),
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        if let Some(s) = &self.signals {
+            let _ = s.send(sig);
         }
     }
 }
@@ -462,4 +920,35 @@ fn tls_client_config(
             Ok(Some(Arc::new(cfg)))
         }
     }
+}
+
+/// The TLS of the host's brokered listeners and dials: the main connection's identities.
+fn broker_tls(
+    config: &LaunchConfig,
+    handshake: &HandshakeLine,
+    own: Option<&SelfSignedCert>,
+    client: &Option<Arc<rustls::ClientConfig>>,
+) -> Result<Option<BrokerTls>, HostError> {
+    let Some(client) = client.clone() else {
+        return Ok(None);
+    };
+    let server = match config.tls {
+        TlsMode::Off => return Ok(None),
+        TlsMode::Auto => {
+            let own = own.expect("AutoMTLS host certificate made before spawn");
+            let plugin_cert = handshake
+                .server_cert
+                .clone()
+                .expect("AutoMTLS checked the plugin's certificate");
+            tls::auto_server_config(own, plugin_cert).map_err(|e| HostError::TlsConfig(e.into()))?
+        }
+        TlsMode::Manual => {
+            let manual = config.manual.as_ref().expect("checked before spawn");
+            tls::manual_server_config(manual).map_err(|e| HostError::TlsConfig(e.into()))?
+        }
+    };
+    Ok(Some(BrokerTls {
+        server: Arc::new(server),
+        client,
+    }))
 }

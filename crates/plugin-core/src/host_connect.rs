@@ -10,8 +10,10 @@ use rustls_pki_types::ServerName;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::handshake::{HandshakeLine, Network};
+use crate::host::StdioSink;
 use crate::host_error::HostError;
 use crate::io::{ClientStream, Socket};
+use crate::mux::Mux;
 use crate::services::proto;
 use crate::tls::{self, TlsSession};
 
@@ -35,11 +37,26 @@ async fn dial(network: Network, address: &str) -> std::io::Result<Socket> {
 }
 
 /// Connects to the address from `handshake`, eagerly, so TLS problems surface here.
+/// Dials the plugin once and starts the yamux session (we are its client) whose streams
+/// carry every gRPC connection.
+pub(crate) async fn dial_mux(handshake: &HandshakeLine, line: &str) -> Result<Arc<Mux>, HostError> {
+    let socket = dial(handshake.network, &handshake.address)
+        .await
+        .map_err(|e| HostError::Connect {
+            address: handshake.address.clone(),
+            cause: e.to_string(),
+            line: line.to_string(),
+            stderr_tail: Vec::new(),
+        })?;
+    Ok(Mux::start(socket, true, None))
+}
+
 pub(crate) async fn connect(
     handshake: &HandshakeLine,
     tls: Option<Arc<rustls::ClientConfig>>,
     peer_key: Option<String>,
     line: &str,
+    mux: Option<Arc<Mux>>,
 ) -> Result<(Channel, Option<TlsSession>), HostError> {
     let line = line.to_string();
     let state = Arc::new(Mutex::new(DialState::default()));
@@ -52,8 +69,13 @@ pub(crate) async fn connect(
             let state = state.clone();
             let address = address.clone();
             let tls = tls.clone();
+            let mux = mux.clone();
             async move {
-                let socket = dial(network, &address).await.inspect_err(|e| {
+                let socket = match &mux {
+                    Some(m) => m.open().await,
+                    None => dial(network, &address).await,
+                };
+                let socket = socket.inspect_err(|e| {
                     state.lock().expect("dial state").error = Some((false, e.to_string()));
                 })?;
                 let stream = match tls {
@@ -158,15 +180,41 @@ pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), Ho
 }
 
 /// Opens GRPCStdio as go-plugin hosts do (a Go plugin blocks writes to its redirected
-/// stdout/stderr when nobody reads) and forwards what arrives to tracing.
-pub(crate) async fn forward_stdio(channel: Channel, name: String) {
+/// stdout/stderr when nobody reads) and forwards what arrives to the chosen sinks.
+pub(crate) async fn forward_stdio(
+    channel: Channel,
+    name: String,
+    stdout: StdioSink,
+    stderr: StdioSink,
+) {
     let mut client = proto::grpc_stdio_client::GrpcStdioClient::new(channel);
     let Ok(resp) = client.stream_stdio(()).await else {
         return;
     };
     let mut stream = resp.into_inner();
     while let Ok(Some(data)) = stream.message().await {
-        let text = String::from_utf8_lossy(&data.data);
-        tracing::debug!(plugin = %name, channel = data.channel, "stdio: {}", text.trim_end());
+        let is_stderr = data.channel == proto::stdio_data::Channel::Stderr as i32;
+        let sink = if is_stderr { &stderr } else { &stdout };
+        match sink {
+            StdioSink::Discard => {}
+            StdioSink::Log => {
+                let text = String::from_utf8_lossy(&data.data);
+                tracing::debug!(plugin = %name, channel = data.channel, "stdio: {}", text.trim_end());
+            }
+            StdioSink::Inherit => {
+                use std::io::Write as _;
+                let _ = if is_stderr {
+                    std::io::stderr().write_all(&data.data)
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&data.data).and_then(|_| out.flush())
+                };
+            }
+            StdioSink::Writer(w) => {
+                if let Ok(mut w) = w.lock() {
+                    let _ = w.write_all(&data.data).and_then(|_| w.flush());
+                }
+            }
+        }
     }
 }

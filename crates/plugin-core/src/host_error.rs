@@ -6,7 +6,34 @@ use crate::handshake::HandshakeLineError;
 
 /// Why launching or connecting to a plugin failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HostError {
+    /// A reattach config that cannot be used (shape, protocol, network).
+    #[error("{0}")]
+    Reattach(#[from] crate::reattach::ReattachError),
+    /// The reattach config names a process that is not running.
+    #[error(
+        "the reattach config's Pid {pid} is not running ({source}); restart the plugin in debug mode and use the config it prints"
+    )]
+    AttachedProcessGone {
+        /// The pid from the config.
+        pid: i32,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// AutoMTLS needs the handshake's certificate exchange, which attaching skips.
+    #[error(
+        "AutoMTLS cannot be used to attach to a running plugin (no handshake to exchange certificates); attach with TLS off, or manual TLS"
+    )]
+    AttachAutoMtls,
+    /// We asked for multiplexing and the plugin did not answer field 7 `true`.
+    #[error(
+        "gRPC broker multiplexing was requested but the plugin does not support it (handshake field 7 is not `true`; go-plugin plugins need go-plugin >= 1.6): turn multiplexing off for this plugin; handshake line: {line:?}"
+    )]
+    MultiplexUnsupported {
+        /// The handshake line.
+        line: String,
+    },
     /// The plugin command could not be started at all.
     #[error("cannot start plugin {command:?}: {source}")]
     Spawn {

@@ -16,6 +16,8 @@ pub enum Socket {
     Tcp(TcpStream),
     /// A unix socket.
     Unix(UnixStream),
+    /// A yamux stream of a multiplexed connection (`PLUGIN_MULTIPLEX_GRPC`).
+    Mux(crate::mux::MuxStream),
 }
 
 /// A plugin-side connection, plaintext or TLS.
@@ -81,7 +83,7 @@ macro_rules! delegate_io {
     };
 }
 
-delegate_io!(Socket, Socket::Tcp, Socket::Unix);
+delegate_io!(Socket, Socket::Tcp, Socket::Unix, Socket::Mux);
 delegate_io!(ServerStream, ServerStream::Plain, ServerStream::Tls);
 
 /// A host-side connection, plaintext or TLS.

@@ -27,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod broker;
 pub mod certificate;
 pub mod env;
 pub mod handshake;
@@ -39,20 +40,29 @@ mod io;
 mod key_type;
 mod lifecycle;
 mod listener;
+mod mux;
 mod pinned;
 mod plugin_stderr;
+pub mod reattach;
 mod serve;
 pub mod services;
 pub mod tls;
 
+pub use broker::{Broker, BrokerConfig, BrokerError, BrokeredServer};
 pub use certificate::{CertificateInfo, SelfSignedCert};
 pub use env::MagicCookie;
 pub use handshake::{HandshakeLine, HandshakeLineError, Network};
-pub use host::{ExitHow, LaunchConfig, PluginClient, PluginExit, SHUTDOWN_GRACE};
+pub use host::{
+    AttachConfig, ExitHow, LaunchConfig, PluginClient, PluginExit, SHUTDOWN_GRACE, StdioSink,
+};
 pub use host_connect::error_chain;
 pub use host_error::HostError;
 pub use io::PeerInfo;
 pub use key_type::{KeyChoice, KeyType, UnknownKeyType};
 pub use plugin_stderr::StderrTail;
-pub use serve::{MAX_MESSAGE_SIZE, ServeConfig, ServeError, ServeOutcome, run_plugin, serve};
+pub use serve::{
+    DebugServe, MAX_MESSAGE_SIZE, PluginContext, ServeConfig, ServeError, ServeOutcome, run_plugin,
+    run_plugin_with, serve, serve_with,
+};
+pub use services::{PluginStdio, StdioChannel};
 pub use tls::{ManualTls, TlsMode, TlsSession};

@@ -23,11 +23,21 @@ pub(crate) fn spawn_stop_watchers(
         }
     };
 
-    // SIGINT: counted and logged, otherwise ignored.
+    // SIGINT: counted and logged, otherwise ignored; in debug mode (no host, a
+    // terminal) Ctrl-C stops the plugin.
     if let Ok(mut sigint) =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
     {
+        let debug = config.debug.is_some();
+        let set = set.clone();
         tokio::spawn(async move {
+            if debug {
+                if sigint.recv().await.is_some() {
+                    set(ServeOutcome::Terminated);
+                    tracing::info!("interrupt: shutting down (debug mode)");
+                }
+                return;
+            }
             let mut count = 0u64;
             while sigint.recv().await.is_some() {
                 count += 1;
@@ -58,7 +68,7 @@ pub(crate) fn spawn_stop_watchers(
                 .get_or_insert(ServeOutcome::ShutdownRequested);
         });
     }
-    if config.exit_with_host {
+    if config.exit_with_host && config.debug.is_none() {
         // SAFETY: getppid has no preconditions.
         let parent = unsafe { libc::getppid() };
         if parent > 1 {

@@ -17,6 +17,13 @@ use crate::serve::{ServeConfig, ServeError, env_var};
 pub(crate) enum Listener {
     Tcp(Arc<TcpListener>, String),
     Unix(Arc<UnixListener>, PathBuf),
+    /// Streams of a multiplexed connection, for the main server or one broker id; the
+    /// network and address are the real listener's.
+    Mux(
+        Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<crate::mux::MuxStream>>>,
+        Network,
+        String,
+    ),
 }
 
 impl Listener {
@@ -24,12 +31,14 @@ impl Listener {
         match self {
             Listener::Tcp(..) => Network::Tcp,
             Listener::Unix(..) => Network::Unix,
+            Listener::Mux(_, n, _) => *n,
         }
     }
     pub(crate) fn address(&self) -> String {
         match self {
             Listener::Tcp(_, a) => a.clone(),
             Listener::Unix(_, p) => p.display().to_string(),
+            Listener::Mux(_, _, a) => a.clone(),
         }
     }
     pub(crate) async fn accept(&self) -> std::io::Result<Socket> {
@@ -40,8 +49,25 @@ impl Listener {
                 Ok(Socket::Tcp(s))
             }
             Listener::Unix(l, _) => Ok(Socket::Unix(l.accept().await?.0)),
+            Listener::Mux(rx, ..) => match rx.lock().await.recv().await {
+                Some(stream) => Ok(Socket::Mux(stream)),
+                None => {
+                    // The session is gone: nothing more will arrive.
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+            },
         }
     }
+    /// Stream source for a multiplexed connection's streams.
+    pub(crate) fn mux(
+        rx: tokio::sync::mpsc::UnboundedReceiver<crate::mux::MuxStream>,
+        network: Network,
+        address: String,
+    ) -> Listener {
+        Listener::Mux(Arc::new(tokio::sync::Mutex::new(rx)), network, address)
+    }
+
     pub(crate) fn cleanup(&self) {
         if let Listener::Unix(_, path) = self {
             let _ = std::fs::remove_file(path);
@@ -64,7 +90,13 @@ fn transport(config: &ServeConfig) -> Network {
 }
 
 pub(crate) async fn listen(config: &ServeConfig) -> Result<Listener, ServeError> {
-    match transport(config) {
+    bind(transport(config)).await
+}
+
+/// A listener on `network`, as go-plugin's `serverListener` makes them (also used for
+/// brokered connections).
+pub(crate) async fn bind(network: Network) -> Result<Listener, ServeError> {
+    match network {
         Network::Tcp => listen_tcp().await,
         Network::Unix => listen_unix(),
     }

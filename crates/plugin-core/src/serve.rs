@@ -11,13 +11,16 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::Routes;
 
+use crate::broker::{Broker, BrokerConfig, BrokerTls};
 use crate::certificate::{CertificateInfo, SelfSignedCert, pem_to_ders};
 use crate::env::{self, MagicCookie, Negotiated};
 use crate::handshake::{CORE_PROTOCOL_VERSION, HandshakeLine, Network};
 use crate::io::ServerStream;
 use crate::lifecycle::spawn_stop_watchers;
 use crate::listener::{Listener, listen};
-use crate::services::{Broker, Controller, ShutdownSignal, Stdio, proto};
+use crate::services::{
+    BrokerService, Controller, PluginStdio, ShutdownSignal, StdioService, proto,
+};
 use crate::tls::{self, ManualTls, TlsMode};
 use crate::{KeyChoice, KeyType};
 
@@ -50,6 +53,31 @@ pub struct ServeConfig {
     pub transport: Option<Network>,
     /// Exit when the process that started us exits (go-plugin plugins linger; we don't).
     pub exit_with_host: bool,
+    /// After the handshake, send what the process prints on stdout to the host through
+    /// GRPCStdio, as go-plugin does with `os.Stdout` (a go-plugin host writes it to its
+    /// `SyncStdout`). Logs stay on stderr as hclog JSON.
+    pub redirect_stdout: bool,
+    /// Brokered connections: dial timeout and listener transport.
+    pub broker: BrokerConfig,
+    /// Multiplex when the host asks (`PLUGIN_MULTIPLEX_GRPC`), as go-plugin ≥ 1.6 does;
+    /// `false` answers field 7 `false`.
+    pub multiplex: bool,
+    /// Encoded `FileDescriptorSet`s of the application's services (e.g.
+    /// `kv_proto::FILE_DESCRIPTOR_SET`), served by gRPC reflection (v1 and v1alpha) next
+    /// to go-plugin's own services and health, as go-plugin plugins register it.
+    pub reflection: Vec<&'static [u8]>,
+    /// Debug (go-plugin "test") mode: serve without a host, print how to attach (as
+    /// go-plugin's `ReattachConfig` and a `TF_REATTACH_PROVIDERS` line) instead of the
+    /// handshake line, and serve until Shutdown, SIGTERM or Ctrl-C.
+    pub debug: Option<DebugServe>,
+}
+
+/// Options of [`ServeConfig::debug`].
+#[derive(Debug, Clone)]
+pub struct DebugServe {
+    /// The key of the `TF_REATTACH_PROVIDERS` map (for Terraform, the provider's source
+    /// address, e.g. `registry.terraform.io/hashicorp/null`).
+    pub name: String,
 }
 
 impl ServeConfig {
@@ -63,6 +91,11 @@ impl ServeConfig {
             manual: None,
             transport: None,
             exit_with_host: true,
+            redirect_stdout: true,
+            broker: BrokerConfig::default(),
+            multiplex: true,
+            reflection: Vec::new(),
+            debug: None,
         }
     }
 }
@@ -100,6 +133,9 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Server(#[from] tonic::transport::Error),
+    /// A descriptor set given for reflection does not decode.
+    #[error("gRPC reflection: a descriptor set in ServeConfig::reflection is invalid: {0}")]
+    Reflection(#[source] tonic_reflection::server::Error),
     /// Writing the handshake line failed.
     #[error("cannot write the handshake line to stdout: {0}")]
     Stdout(std::io::Error),
@@ -120,17 +156,56 @@ pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// What a plugin's services can use besides their own state: the negotiated version,
+/// the broker, and the GRPCStdio stream to the host.
+#[derive(Debug, Clone)]
+pub struct PluginContext {
+    version: u32,
+    broker: Broker,
+    stdio: PluginStdio,
+}
+
+impl PluginContext {
+    /// The app protocol version negotiated with the host (pick the service set for it:
+    /// go-plugin's `VersionedPlugins`).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The plugin's side of the GRPCBroker.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Output to the host through GRPCStdio.
+    pub fn stdio(&self) -> &PluginStdio {
+        &self.stdio
+    }
+}
+
 /// Serves `routes` (the application's services) as a go-plugin plugin. Reads the env
 /// contract, prints the handshake line, and returns when the plugin should exit.
 pub async fn serve(config: ServeConfig, routes: Routes) -> Result<ServeOutcome, ServeError> {
-    if std::env::var(&config.cookie.key).ok().as_deref() != Some(config.cookie.value.as_str()) {
+    serve_with(config, |_| routes).await
+}
+
+/// [`serve()`] for plugins whose services depend on the negotiated version or use the
+/// broker or stdio: `build` gets the [`PluginContext`] once the version is known.
+/// Versions without a service set of their own are the caller's `match`.
+pub async fn serve_with(
+    config: ServeConfig,
+    build: impl FnOnce(&PluginContext) -> Routes,
+) -> Result<ServeOutcome, ServeError> {
+    if config.debug.is_none()
+        && std::env::var(&config.cookie.key).ok().as_deref() != Some(config.cookie.value.as_str())
+    {
         return Err(ServeError::CookieRejected {
             key: config.cookie.key.clone(),
         });
     }
 
-    let version = negotiate(&config.versions);
-    let (tls_config, server_cert) = tls_setup(&config)?;
+    let version = negotiate(&config.versions, config.debug.is_some());
+    let (tls_config, server_cert, broker_tls) = tls_setup(&config)?;
     let listener = listen(&config).await?;
 
     let mut line = HandshakeLine {
@@ -142,12 +217,26 @@ pub async fn serve(config: ServeConfig, routes: Routes) -> Result<ServeOutcome, 
         server_cert,
         multiplex: None,
     };
-    if env_var(env::PLUGIN_MULTIPLEX_GRPC).is_some() {
-        tracing::info!("host asked for gRPC broker multiplexing; this plugin does not multiplex");
-        line.multiplex = Some(false);
-    }
+    // As go-plugin: field 7 only when the host set the variable (older hosts split the
+    // line in 6); multiplexing when its value is a Go `true` and we allow it.
+    let multiplex = match env_var(env::PLUGIN_MULTIPLEX_GRPC) {
+        None => false,
+        Some(v) => {
+            let on = config.multiplex && go_parse_bool(&v);
+            line.multiplex = Some(on);
+            tracing::info!(requested = %v, multiplexing = on, "host asked for gRPC broker multiplexing");
+            on
+        }
+    };
 
     let shutdown = ShutdownSignal::default();
+    let ctx = PluginContext {
+        version,
+        broker: Broker::with_mux("plugin", broker_tls, config.broker.clone(), multiplex),
+        stdio: PluginStdio::default(),
+    };
+    let routes = build(&ctx);
+    let routes = with_reflection(routes, &config.reflection)?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("plugin", tonic_health::ServingStatus::Serving)
@@ -159,22 +248,60 @@ pub async fn serve(config: ServeConfig, routes: Routes) -> Result<ServeOutcome, 
                 shutdown: shutdown.clone(),
             },
         ))
-        .add_service(proto::grpc_stdio_server::GrpcStdioServer::new(Stdio {
-            shutdown: shutdown.clone(),
-        }))
-        .add_service(proto::grpc_broker_server::GrpcBrokerServer::new(Broker {
-            shutdown: shutdown.clone(),
-        }));
+        .add_service(proto::grpc_stdio_server::GrpcStdioServer::new(
+            StdioService {
+                stdio: ctx.stdio.clone(),
+                shutdown: shutdown.clone(),
+            },
+        ))
+        .add_service(proto::grpc_broker_server::GrpcBrokerServer::new(
+            BrokerService {
+                broker: ctx.broker.clone(),
+            },
+        ));
 
-    let incoming = accept_loop(listener.clone(), tls_config, shutdown.clone());
+    let main_listener = if multiplex {
+        // The host's one connection becomes a yamux session; its streams are the main
+        // gRPC connection and the brokered ones.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let raw = listener.clone();
+        let broker = ctx.broker.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                socket = raw.accept() => match socket {
+                    Ok(socket) => broker.set_mux(crate::mux::Mux::start(socket, false, Some(tx))),
+                    Err(e) => tracing::warn!(error = %e, "accepting the multiplexed connection failed"),
+                },
+                _ = shutdown.wait() => {}
+            }
+        });
+        Listener::mux(rx, listener.network(), listener.address())
+    } else {
+        listener.clone()
+    };
+    let incoming = accept_loop(main_listener, tls_config, shutdown.clone());
 
-    {
+    if let Some(debug) = &config.debug {
+        print_attach_instructions(debug, &line)?;
+    } else {
         let text = format!("{line}\n");
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|_| out.flush())
             .map_err(ServeError::Stdout)?;
     }
+    let _redirect = if config.redirect_stdout && config.debug.is_none() {
+        match ctx.stdio.redirect_stdout() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot redirect stdout to GRPCStdio; it stays as it is");
+                None
+            }
+        }
+    } else {
+        None
+    };
     tracing::info!(
         network = %line.network,
         address = %line.address,
@@ -200,6 +327,8 @@ pub async fn serve(config: ServeConfig, routes: Routes) -> Result<ServeOutcome, 
             tracing::debug!("in-flight RPCs did not finish within the grace period; stopping anyway");
         }
     }
+    ctx.broker.close();
+    ctx.broker.close_mux();
     listener.cleanup();
     let outcome = outcome
         .lock()
@@ -215,8 +344,82 @@ impl ShutdownSignal {
     }
 }
 
-fn negotiate(ours: &[u32]) -> u32 {
+fn print_attach_instructions(debug: &DebugServe, line: &HandshakeLine) -> Result<(), ServeError> {
+    let cfg = crate::reattach::ReattachConfig {
+        protocol: "grpc".into(),
+        protocol_version: line.app_version,
+        addr: crate::reattach::ReattachAddr {
+            network: line.network.as_str().into(),
+            string: line.address.clone(),
+        },
+        pid: std::process::id() as i32,
+        test: true,
+    };
+    let text = format!(
+        "Plugin started in debug mode: pid {pid}, app protocol version {version}, {network} {address}.\n\
+         To attach a host, give it this go-plugin ReattachConfig:\n\
+         \n\
+         \tReattachConfig: {json}\n\
+         \n\
+         or, for hosts that read Terraform's variable (soup --reattach takes either):\n\
+         \n\
+         \tTF_REATTACH_PROVIDERS='{providers}'\n\
+         \n\
+         Serving until Shutdown, SIGTERM or Ctrl-C.\n",
+        pid = cfg.pid,
+        version = cfg.protocol_version,
+        network = cfg.addr.network,
+        address = cfg.addr.string,
+        json = cfg.to_json(),
+        providers = cfg.providers_json(&debug.name),
+    );
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(ServeError::Stdout)
+}
+
+/// The encoded descriptors of go-plugin's internal services (package `plugin`).
+pub const PLUGIN_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/plugin_descriptor.bin"));
+
+/// Adds gRPC reflection v1 and v1alpha (older grpcurl) for go-plugin's services,
+/// health and the application's descriptor sets.
+fn with_reflection(routes: Routes, app: &[&'static [u8]]) -> Result<Routes, ServeError> {
+    let builder = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(PLUGIN_FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // Each builder adds its own version's descriptor; list both, as grpc-go does.
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            );
+        for set in app {
+            b = b.register_encoded_file_descriptor_set(set);
+        }
+        b
+    };
+    Ok(routes
+        .add_service(builder().build_v1().map_err(ServeError::Reflection)?)
+        .add_service(builder().build_v1alpha().map_err(ServeError::Reflection)?))
+}
+
+/// Go's `strconv.ParseBool` truth values, which go-plugin applies to the variable.
+fn go_parse_bool(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
+fn negotiate(ours: &[u32], debug: bool) -> u32 {
     let raw = std::env::var(env::PLUGIN_PROTOCOL_VERSIONS).unwrap_or_default();
+    if debug && raw.trim().is_empty() {
+        // No host to negotiate with: as go-plugin, the lowest version we speak.
+        return ours
+            .iter()
+            .copied()
+            .min()
+            .expect("a plugin speaks a version");
+    }
     let (host, bad) = env::parse_protocol_versions(&raw);
     for b in bad {
         tracing::warn!(entry = %b, "host sent an invalid plugin protocol version; ignoring it");
@@ -238,6 +441,7 @@ fn negotiate(ours: &[u32]) -> u32 {
 type TlsSetup = (
     Option<Arc<rustls::ServerConfig>>,
     Option<CertificateDer<'static>>,
+    Option<BrokerTls>,
 );
 
 fn tls_setup(config: &ServeConfig) -> Result<TlsSetup, ServeError> {
@@ -248,19 +452,24 @@ fn tls_setup(config: &ServeConfig) -> Result<TlsSetup, ServeError> {
                     "host sent PLUGIN_CLIENT_CERT but TLS is off for this plugin; serving plaintext"
                 );
             }
-            Ok((None, None))
+            Ok((None, None, None))
         }
         TlsMode::Manual => {
             let manual = config.manual.as_ref().ok_or(ServeError::ManualTlsMissing)?;
-            let cfg = tls::manual_server_config(manual)?;
-            Ok((Some(Arc::new(cfg)), None))
+            let server = Arc::new(tls::manual_server_config(manual)?);
+            let client = Arc::new(tls::manual_client_config(manual)?);
+            Ok((
+                Some(server.clone()),
+                None,
+                Some(BrokerTls { server, client }),
+            ))
         }
         TlsMode::Auto => {
             let Some(pem) = env_var(env::PLUGIN_CLIENT_CERT) else {
                 tracing::info!(
                     "host sent no PLUGIN_CLIENT_CERT; serving plaintext, as go-plugin does"
                 );
-                return Ok((None, None));
+                return Ok((None, None, None));
             };
             let host_cert = pem_to_ders(&pem)
                 .map_err(|e| ServeError::BadClientCert(e.to_string()))?
@@ -273,13 +482,20 @@ fn tls_setup(config: &ServeConfig) -> Result<TlsSetup, ServeError> {
             };
             let own = SelfSignedCert::generate(key)?;
             tracing::debug!(host_key = %host_info.key_type, our_key = %key, "configuring server automatic mTLS");
-            let cfg = tls::auto_server_config(&own, host_cert)?;
-            Ok((Some(Arc::new(cfg)), Some(own.der.clone())))
+            let server = Arc::new(tls::auto_server_config(&own, host_cert.clone())?);
+            // Brokered connections the plugin dials present the same certificate and pin
+            // the host's, as go-plugin's plugin-side tls.Config does both ways.
+            let client = Arc::new(tls::auto_client_config(&own, host_cert)?);
+            Ok((
+                Some(server.clone()),
+                Some(own.der.clone()),
+                Some(BrokerTls { server, client }),
+            ))
         }
     }
 }
 
-fn accept_loop(
+pub(crate) fn accept_loop(
     listener: Listener,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: ShutdownSignal,
@@ -335,6 +551,15 @@ pub fn run_plugin(
     config: ServeConfig,
     routes: impl FnOnce() -> Routes,
 ) -> std::process::ExitCode {
+    run_plugin_with(module, config, |_| routes())
+}
+
+/// [`run_plugin`] with [`serve_with`]'s per-version, broker-aware service builder.
+pub fn run_plugin_with(
+    module: &str,
+    config: ServeConfig,
+    build: impl FnOnce(&PluginContext) -> Routes,
+) -> std::process::ExitCode {
     crate::hclog::init(module);
     // One thread: a plugin serves one host, and a single-threaded runtime halves Get
     // latency (no cross-thread wake-ups); blocking work goes to spawn_blocking.
@@ -348,7 +573,7 @@ pub fn run_plugin(
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(serve(config, routes()));
+    let result = rt.block_on(serve_with(config, build));
     rt.shutdown_timeout(Duration::from_millis(200));
     match result {
         Ok(_) => std::process::ExitCode::SUCCESS,

@@ -145,6 +145,7 @@ impl PluginExit {
             ExitHow::Killed => "killed",
             ExitHow::Signaled if killed_by_us => "killed",
             ExitHow::Signaled => "signaled",
+            ExitHow::LeftRunning => "left-running",
         };
         PluginExit {
             how: how.into(),

@@ -49,6 +49,11 @@ struct ServerArgs {
     /// Directory holding the KV data (default: <data dir>/soup-rpc/kv).
     #[arg(long, env = "SOUP_KV_STORE")]
     store: Option<PathBuf>,
+    /// Debug mode: start without a host (no magic cookie), print a go-plugin
+    /// ReattachConfig and a TF_REATTACH_PROVIDERS line to attach with, serve until
+    /// Shutdown, SIGTERM or Ctrl-C. TLS: plaintext, or --tls manual.
+    #[arg(long)]
+    debug: bool,
 }
 
 /// The `soup-server` command line, callable from other binaries (tests embed it).
@@ -97,6 +102,12 @@ pub fn cli_main() -> ExitCode {
     config.key = args.key;
     config.manual = manual;
     config.transport = args.transport;
+    config.reflection = vec![kv_proto::FILE_DESCRIPTOR_SET];
+    if args.debug {
+        config.debug = Some(plugin_core::DebugServe {
+            name: "soup-rpc/kv".into(),
+        });
+    }
     let tls = config.tls;
     plugin_core::run_plugin("soup-server", config, || crate::kv_routes(store, tls))
 }

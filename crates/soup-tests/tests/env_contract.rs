@@ -44,15 +44,63 @@ async fn unix_socket_goes_in_the_socket_dir_and_is_removed_on_shutdown() {
 }
 
 #[tokio::test]
-async fn answers_multiplexing_requests_with_false_in_field_7() {
+async fn multiplexes_when_the_host_asks_and_kv_works_over_the_yamux_session() {
+    let store = tempfile::tempdir().unwrap();
+    for tls in [plugin_core::TlsMode::Auto, plugin_core::TlsMode::Off] {
+        let mut cfg = kv_launch(store.path(), &[]);
+        cfg.tls = tls;
+        cfg.multiplex = true;
+        let plugin = PluginClient::launch(cfg).await.unwrap();
+        assert_eq!(plugin.handshake().multiplex, Some(true));
+        assert!(
+            plugin.raw_handshake().ends_with("|true"),
+            "{}",
+            plugin.raw_handshake()
+        );
+        assert!(plugin.broker().is_multiplexed());
+        let mut kv = kv_proto::KvClient::new(plugin.channel());
+        kv.put(kv_proto::PutRequest {
+            key: "k".into(),
+            value: b"over yamux".to_vec(),
+        })
+        .await
+        .unwrap();
+        let got = kv
+            .get(kv_proto::GetRequest { key: "k".into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .value;
+        assert_eq!(got, b"over yamux");
+        let exit = plugin.shutdown().await;
+        assert_eq!(exit.how, plugin_core::ExitHow::Exited, "{exit:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_go_false_multiplex_value_is_answered_false_in_field_7() {
     let store = tempfile::tempdir().unwrap();
     let mut cfg = kv_launch(store.path(), &[]);
     cfg.env
-        .push(("PLUGIN_MULTIPLEX_GRPC".into(), "true".into()));
+        .push(("PLUGIN_MULTIPLEX_GRPC".into(), "false".into()));
     let plugin = PluginClient::launch(cfg).await.unwrap();
     assert_eq!(plugin.handshake().multiplex, Some(false));
     assert!(plugin.raw_handshake().ends_with("|false"));
     plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_plugin_without_field_7_is_refused_when_multiplexing_is_asked() {
+    let mut cfg =
+        plugin_core::LaunchConfig::new(["sh", "-c", "echo '1|1|tcp|127.0.0.1:9|grpc|'; sleep 30"]);
+    cfg.tls = plugin_core::TlsMode::Off;
+    cfg.multiplex = true;
+    let err = PluginClient::launch(cfg).await.unwrap_err();
+    assert!(
+        matches!(err, plugin_core::HostError::MultiplexUnsupported { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("field 7"), "{err}");
 }
 
 #[tokio::test]

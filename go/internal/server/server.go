@@ -6,12 +6,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
@@ -57,6 +60,9 @@ type Options struct {
 	KeyFile   string
 	CAFile    string
 	StoreDir  string
+	// Debug serves in go-plugin's test mode (ServeConfig.Test): no host, a
+	// reattach config printed on stdout, served until SIGINT/SIGTERM.
+	Debug bool
 }
 
 // ParseArgs parses `server` flags.
@@ -71,6 +77,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Options, error) {
 	fs.StringVar(&o.KeyFile, "tls-key", "", "PEM PKCS#8 private key (manual)")
 	fs.StringVar(&o.CAFile, "tls-ca", "", "PEM CA that signed the host's certificate (manual)")
 	fs.StringVar(&o.StoreDir, "store", "", "directory holding the KV data")
+	fs.BoolVar(&o.Debug, "debug", false, "go-plugin test mode: print a reattach config (TF_REATTACH_PROVIDERS) and serve without a host")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
@@ -191,9 +198,48 @@ func Run(o *Options, logger hclog.Logger) error {
 	cfg.Plugins = plugin.PluginSet{PluginName: &KVPlugin{Impl: &KVServer{Store: store, TLSMode: mode, Logger: logger.Named("kv")}}}
 	logger.Info("serving go-plugin KV", "tls", mode, "requested_tls", o.TLS, "key", o.Key,
 		"store", store.Dir, "max_message_bytes", MaxMessageSize)
+	if o.Debug {
+		serveDebug(cfg, logger)
+		return nil
+	}
 	plugin.Serve(cfg)
 	logger.Debug("plugin.Serve returned")
 	return nil
+}
+
+// reattachJSON is ReattachConfig as Terraform's TF_REATTACH_PROVIDERS carries
+// it (net.Addr as {Network, String}).
+type reattachJSON struct {
+	Protocol        string
+	ProtocolVersion int
+	Pid             int
+	Test            bool
+	Addr            struct{ Network, String string }
+}
+
+// serveDebug runs plugin.Serve in go-plugin's test mode, as terraform-plugin-go's
+// debug mode does, printing the reattach config it hands back.
+func serveDebug(cfg *plugin.ServeConfig, logger hclog.Logger) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	reattach := make(chan *plugin.ReattachConfig, 1)
+	closed := make(chan struct{})
+	cfg.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach, CloseCh: closed}
+	go plugin.Serve(cfg)
+	select {
+	case rc := <-reattach:
+		var j reattachJSON
+		j.Protocol, j.ProtocolVersion, j.Pid, j.Test = string(rc.Protocol), rc.ProtocolVersion, rc.Pid, rc.Test
+		j.Addr.Network, j.Addr.String = rc.Addr.Network(), rc.Addr.String()
+		one, _ := json.Marshal(j)
+		providers, _ := json.Marshal(map[string]reattachJSON{"soup-rpc/kv": j})
+		fmt.Printf("Plugin started in debug mode (go-plugin test mode).\n\n\tReattachConfig: %s\n\n\tTF_REATTACH_PROVIDERS='%s'\n\n", one, providers)
+	case <-closed:
+		logger.Error("plugin.Serve ended before handing back a reattach config")
+		return
+	}
+	<-closed
+	logger.Debug("debug serve ended")
 }
 
 func pemKeyType(p string) string {

@@ -82,8 +82,16 @@ pub struct ConnArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub call_timeout: f64,
     /// The plugin command, after `--`.
-    #[arg(last = true, required = true)]
+    #[arg(last = true, required_unless_present = "reattach")]
     pub command: Vec<String>,
+    /// Attach to a running plugin instead of starting one: go-plugin's ReattachConfig
+    /// JSON, or a TF_REATTACH_PROVIDERS map (what `soup-server server --debug` prints).
+    /// TLS `auto` means plaintext here (AutoMTLS needs a handshake); `manual` works.
+    #[arg(long, value_name = "JSON")]
+    pub reattach: Option<String>,
+    /// With --reattach and a map naming several plugins: which one.
+    #[arg(long, value_name = "NAME", requires = "reattach")]
+    pub reattach_name: Option<String>,
 }
 
 impl ConnArgs {

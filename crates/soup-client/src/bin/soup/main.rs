@@ -117,6 +117,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn launch(conn: &ConnArgs) -> anyhow::Result<KvClient> {
+    if let Some(json) = &conn.reattach {
+        let (_, reattach) = plugin_core::reattach::parse(json, conn.reattach_name.as_deref())
+            .context("--reattach")?;
+        let address = reattach.addr.string.clone();
+        let mut config = plugin_core::AttachConfig::new(reattach);
+        config.tls = match conn.tls {
+            plugin_core::TlsMode::Auto => plugin_core::TlsMode::Off,
+            other => other,
+        };
+        config.manual = conn.manual()?;
+        let plugin = plugin_core::PluginClient::attach(config)
+            .await
+            .with_context(|| format!("attaching to the plugin at {address}"))?;
+        return Ok(KvClient::over(plugin).with_timeout(conn.call_deadline()));
+    }
     let mut config = LaunchConfig::new(conn.command.iter());
     config.tls = conn.tls;
     config.key = conn.key_type;
