@@ -22,3 +22,14 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+tool (
+	github.com/hashicorp/go-plugin/examples/bidirectional
+	github.com/hashicorp/go-plugin/examples/bidirectional/plugin-go-grpc
+	github.com/hashicorp/go-plugin/examples/grpc
+	github.com/hashicorp/go-plugin/examples/grpc/plugin-go-grpc
+	github.com/hashicorp/go-plugin/examples/negotiated
+	github.com/hashicorp/go-plugin/examples/negotiated/plugin-go
+	github.com/hashicorp/go-plugin/examples/streaming
+	github.com/hashicorp/go-plugin/examples/streaming/plugin
+)

@@ -1,10 +1,11 @@
 //! `cargo xtask`: the project's automation, in plain Rust.
 //!
-//! One module per command (`peers`, `matrix`, `test`, `bench`); this file only parses flags and
-//! dispatches. xtask depends on no protocol crate: it drives peers as processes and reads
-//! their JSON reports (docs/peer-contract.md).
+//! One module per command (`peers`, `matrix`, `examples`, `test`, `bench`); this file only
+//! parses flags and dispatches. xtask depends on no protocol crate: it drives peers as
+//! processes and reads their JSON reports (docs/peer-contract.md).
 
 mod bench;
+mod examples;
 mod matrix;
 mod peers;
 mod test;
@@ -30,6 +31,11 @@ enum Command {
     Matrix(matrix::MatrixArgs),
     /// Host ↔ plugin benchmarks, side by side, as ratios to go-plugin's Go ↔ Go.
     Bench(bench::BenchArgs),
+    /// go-plugin's examples: Go originals against the Rust ports, both ways.
+    Examples(examples::ExamplesArgs),
+    /// Relays a plugin's stdout and records its handshake line (used by `examples`).
+    #[command(hide = true)]
+    HandshakeTap(examples::tap::TapArgs),
     /// The project's one test command: peers, cargo/go/pytest, matrix, snapshot, leftovers.
     Test(test::TestArgs),
 }
@@ -41,6 +47,8 @@ fn main() -> ExitCode {
         Command::Matrix(args) => matrix::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Examples(args) => examples::run(&args),
+        Command::HandshakeTap(args) => examples::tap::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,7 +13,7 @@
 mod capabilities;
 mod causes;
 mod cells;
-mod certinfo;
+pub(crate) mod certinfo;
 mod certs;
 mod crypto_check;
 mod observe;
@@ -21,7 +21,7 @@ mod outputs;
 mod peer_report;
 mod pool;
 mod render;
-mod runner;
+pub(crate) mod runner;
 mod script;
 mod verdict;
 

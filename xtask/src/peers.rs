@@ -59,7 +59,9 @@ pub fn build(peers: &[&str]) -> Result<()> {
 }
 
 fn build_rust(root: &Path) -> Result<()> {
-    eprintln!("peers: rust: cargo build --release -p soup-client -p soup-server");
+    eprintln!(
+        "peers: rust: cargo build --release -p soup-client -p soup-server -p go-plugin-examples"
+    );
     cmd!(
         "cargo",
         "build",
@@ -67,11 +69,13 @@ fn build_rust(root: &Path) -> Result<()> {
         "-p",
         "soup-client",
         "-p",
-        "soup-server"
+        "soup-server",
+        "-p",
+        "go-plugin-examples"
     )
     .dir(root)
     .run()
-    .context("building the Rust peers (`soup`, `soup-server`) failed")?;
+    .context("building the Rust peers (`soup`, `soup-server`, the go-plugin examples) failed")?;
     Ok(())
 }
 
@@ -240,14 +244,14 @@ pub fn require_tool(tool: &str, hint: &str) -> Result<PathBuf> {
 }
 
 /// A hash of a build's inputs, stored under `target/peers/stamps/NAME.stamp`.
-struct Stamp {
+pub(crate) struct Stamp {
     path: PathBuf,
     digest: String,
 }
 
 impl Stamp {
     /// Hashes every file under `inputs` (recursively, in path order) plus `extra`.
-    fn new(root: &Path, name: &str, inputs: &[&Path], extra: &str) -> Result<Self> {
+    pub(crate) fn new(root: &Path, name: &str, inputs: &[&Path], extra: &str) -> Result<Self> {
         let mut files = Vec::new();
         for input in inputs {
             collect_files(input, &mut files)?;
@@ -267,11 +271,11 @@ impl Stamp {
         })
     }
 
-    fn is_fresh(&self) -> bool {
+    pub(crate) fn is_fresh(&self) -> bool {
         fs::read_to_string(&self.path).is_ok_and(|s| s.trim() == self.digest)
     }
 
-    fn write(&self) -> Result<()> {
+    pub(crate) fn write(&self) -> Result<()> {
         fs::create_dir_all(self.path.parent().expect("stamp has a parent"))?;
         fs::write(&self.path, &self.digest)?;
         Ok(())

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the project's one test command. Stages, in order: build the peers,
 //! `cargo test --workspace` (as a contributor runs it), the README's CLI examples and the quick
 //! bench report (ignored by a plain `cargo test`: they need the peers), the Go peer's `go test ./...`, the
-//! Python peer's pytest, the full matrix, the matrix snapshot test, and a check that no peer
+//! Python peer's pytest, the full matrix, go-plugin's examples Go ↔ Rust (`cargo xtask
+//! examples`), the matrix snapshot test, and a check that no peer
 //! process is left running. Every stage runs even when an earlier one failed (except those
 //! that need the peers); the last line is `N passed, N failed`.
 
@@ -73,6 +74,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
             ..crate::matrix::MatrixArgs::default()
         })
     });
+    stage("cargo xtask examples", &|| {
+        crate::examples::run(&crate::examples::ExamplesArgs::default())
+    });
     stage("matrix snapshot", &|| {
         ignored_xtask_tests(&root, &["matrix_snapshot"])
     });
@@ -125,7 +129,9 @@ fn peer_processes(root: &Path) -> BTreeSet<String> {
         root.join("target/debug/misbehaving-plugin"),
         root.join("target/peers/bin/soup-go"),
         root.join("python/peer/soup_"),
-    ];
+    ]
+    .into_iter()
+    .chain(crate::examples::process_patterns(root));
     let mut found = BTreeSet::new();
     for pattern in patterns {
         let out = cmd!("pgrep", "-a", "-f", pattern.display().to_string())

@@ -169,14 +169,14 @@ pub fn run(plan: &CellPlan<'_>, root: &Path) -> Result<Ran> {
     })
 }
 
-fn kill_group(pgid: i32) {
+pub fn kill_group(pgid: i32) {
     // SAFETY: signalling a process group we created; ESRCH is fine.
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
 }
 
 /// Reaps what is left of the group after its leader was waited for. Processes still alive
 /// after a 1 s grace are killed; returns whether that was needed.
-fn reap_group(pgid: i32) -> bool {
+pub fn reap_group(pgid: i32) -> bool {
     let grace = Instant::now() + Duration::from_secs(1);
     let mut killed = false;
     loop {
