@@ -28,41 +28,29 @@
 #![warn(missing_docs)]
 
 pub mod broker;
-pub mod certificate;
-pub mod env;
-pub mod handshake;
-pub mod hclog;
-mod host;
-mod host_connect;
-mod host_error;
-mod host_handshake;
-mod io;
-mod key_type;
-mod lifecycle;
-mod listener;
-mod mux;
-mod pinned;
-mod plugin_stderr;
-pub mod reattach;
-mod serve;
-pub mod services;
+mod error_chain;
+pub mod host;
+pub mod plugin;
+pub mod protocol;
+mod shutdown;
 pub mod tls;
+pub mod transport;
+
+pub use protocol::{env, handshake, hclog, reattach};
+pub use tls::certificate;
 
 pub use broker::{Broker, BrokerConfig, BrokerError, BrokeredServer};
-pub use certificate::{CertificateInfo, SelfSignedCert};
-pub use env::MagicCookie;
-pub use handshake::{HandshakeLine, HandshakeLineError, Network};
+pub use error_chain::error_chain;
 pub use host::{
-    AttachConfig, ExitHow, LaunchConfig, PluginClient, PluginExit, SHUTDOWN_GRACE, StdioSink,
+    AttachConfig, ExitHow, HostError, LaunchConfig, PluginClient, PluginExit, SHUTDOWN_GRACE,
+    StderrTail, StdioSink,
 };
-pub use host_connect::error_chain;
-pub use host_error::HostError;
-pub use io::PeerInfo;
-pub use key_type::{KeyChoice, KeyType, UnknownKeyType};
-pub use plugin_stderr::StderrTail;
-pub use serve::{
-    DebugServe, MAX_MESSAGE_SIZE, PluginContext, ServeConfig, ServeError, ServeOutcome, run_plugin,
-    run_plugin_with, serve, serve_with,
+pub use plugin::{
+    DebugServe, MAX_MESSAGE_SIZE, PluginContext, PluginStdio, ServeConfig, ServeError,
+    ServeOutcome, StdioChannel, run_plugin, run_plugin_with, serve, serve_with,
 };
-pub use services::{PluginStdio, StdioChannel};
-pub use tls::{ManualTls, TlsMode, TlsSession};
+pub use protocol::env::MagicCookie;
+pub use protocol::handshake::{HandshakeLine, HandshakeLineError, Network};
+pub use tls::certificate::{CertificateInfo, SelfSignedCert};
+pub use tls::{KeyChoice, KeyType, ManualTls, TlsMode, TlsSession, UnknownKeyType};
+pub use transport::socket::PeerInfo;

@@ -139,6 +139,15 @@ async fn tls_failure_names_the_peer_key_type_and_cause() {
         } => {
             assert_eq!(peer_key.as_deref(), Some("ec-p384"));
             assert!(cause.to_lowercase().contains("certificate"), "{cause}");
+            // The cause stays typed: rustls' own error, not only its text.
+            assert!(
+                matches!(
+                    err.rustls_error(),
+                    Some(rustls::Error::InvalidCertificate(_))
+                ),
+                "{:?}",
+                err.rustls_error()
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -164,6 +173,7 @@ async fn missing_plugin_binary_is_a_spawn_error() {
         HostError::Spawn { command, .. } => assert_eq!(command, "/nonexistent/soup-plugin"),
         other => panic!("{other:?}"),
     }
+    assert_eq!(err.io_error_kind(), Some(std::io::ErrorKind::NotFound));
 }
 
 #[tokio::test]
@@ -172,4 +182,12 @@ async fn plugin_that_dies_after_its_handshake_is_a_connect_error() {
     cfg.tls = TlsMode::Off;
     let (err, _) = launch_err(cfg).await;
     assert!(matches!(err, HostError::Connect { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err.io_error_kind(),
+            Some(std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound)
+        ),
+        "{:?}",
+        err.io_error_kind()
+    );
 }

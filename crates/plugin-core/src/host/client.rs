@@ -6,23 +6,26 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
-use crate::KeyType;
-use crate::broker::{Broker, BrokerConfig, BrokerTls};
-use crate::certificate::{CertificateInfo, SelfSignedCert};
-use crate::env::{self, MagicCookie};
-use crate::handshake::{HandshakeLine, Network};
-use crate::host_connect::{check_health, connect, forward_stdio};
-use crate::host_error::HostError;
-use crate::host_handshake::{LineError, drain_stdout, exited_before_handshake, read_line};
-use crate::plugin_stderr::{self, StderrTail};
-use crate::reattach::ReattachConfig;
-use crate::services::proto;
-use crate::tls::{self, ManualTls, TlsMode, TlsSession};
 use tracing::Instrument as _;
+
+use crate::broker::{Broker, BrokerConfig, BrokerTls};
+use crate::protocol::env::{self, MagicCookie};
+use crate::protocol::handshake::{HandshakeLine, Network};
+use crate::protocol::proto;
+use crate::protocol::reattach::ReattachConfig;
+use crate::tls::certificate::{CertificateInfo, SelfSignedCert};
+use crate::tls::{self, KeyType, ManualTls, TlsMode, TlsSession};
+
+use super::connect::{check_health, connect, dial_mux, forward_stdio};
+use super::error::HostError;
+use super::handshake::{LineError, drain_stdout, exited_before_handshake, read_line};
+use super::process::{ExitHow, PluginExit, Process, kill_and_reap, settle, terminate_and_reap};
+use super::stderr::{self, StderrTail};
+use super::stdio::StdioSink;
 
 /// go-plugin's grace period between Shutdown and kill.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -69,31 +72,6 @@ pub struct LaunchConfig {
     /// `GRPCBrokerMultiplex`): one connection, every gRPC connection a yamux stream. A
     /// plugin that does not answer field 7 `true` is refused, as go-plugin does.
     pub multiplex: bool,
-}
-
-/// Where a plugin's GRPCStdio output goes on the host.
-#[derive(Clone, Default)]
-pub enum StdioSink {
-    /// The host's own stdout (for the plugin's stdout) or stderr (for its stderr).
-    #[default]
-    Inherit,
-    /// Debug-level `tracing` events, one per chunk.
-    Log,
-    /// Dropped (go-plugin's default when `SyncStdout` is nil).
-    Discard,
-    /// A writer of the caller's.
-    Writer(Arc<std::sync::Mutex<dyn std::io::Write + Send>>),
-}
-
-impl std::fmt::Debug for StdioSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            StdioSink::Inherit => "Inherit",
-            StdioSink::Log => "Log",
-            StdioSink::Discard => "Discard",
-            StdioSink::Writer(_) => "Writer(..)",
-        })
-    }
 }
 
 impl LaunchConfig {
@@ -165,46 +143,6 @@ impl AttachConfig {
     }
 }
 
-/// How a plugin process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct PluginExit {
-    /// `exited` (on its own), `killed` (by us after the grace period), `signaled`.
-    pub how: ExitHow,
-    /// Exit code when it exited normally.
-    pub code: Option<i32>,
-    /// Signal number when a signal ended it.
-    pub signal: Option<i32>,
-}
-
-/// See [`PluginExit::how`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExitHow {
-    /// It exited by itself (after Shutdown, or on its own).
-    Exited,
-    /// We killed it after the grace period.
-    Killed,
-    /// Another signal ended it.
-    Signaled,
-    /// Still running: an attached plugin in test mode (left for the next attach), or one
-    /// that did not exit after Shutdown and that this host, not its parent, won't kill.
-    LeftRunning,
-}
-
-fn exit_of(status: std::process::ExitStatus, killed_by_us: bool) -> PluginExit {
-    use std::os::unix::process::ExitStatusExt;
-    let how = match (status.code(), killed_by_us) {
-        (Some(_), _) => ExitHow::Exited,
-        (None, true) => ExitHow::Killed,
-        (None, false) => ExitHow::Signaled,
-    };
-    PluginExit {
-        how,
-        code: status.code(),
-        signal: status.signal(),
-    }
-}
-
 /// A running, connected plugin.
 #[derive(Debug)]
 pub struct PluginClient {
@@ -258,9 +196,7 @@ impl PluginClient {
             _ => None,
         };
         if config.tls == TlsMode::Manual && config.manual.is_none() {
-            return Err(HostError::TlsConfig(crate::tls::TlsConfigError::Rustls(
-                rustls::Error::General("TLS mode manual needs a certificate, key and CA".into()),
-            )));
+            return Err(HostError::ManualTlsMissing);
         }
 
         let mut cmd = Command::new(&program);
@@ -311,7 +247,7 @@ impl PluginClient {
         })?;
         tracing::debug!(pid = child.id(), "plugin started");
         let stderr = StderrTail::default();
-        let mut readers = vec![tokio::spawn(plugin_stderr::pump(
+        let mut readers = vec![tokio::spawn(stderr::pump(
             child.stderr.take().expect("stderr is piped"),
             stderr.clone(),
             name.clone(),
@@ -333,7 +269,7 @@ impl PluginClient {
                 let _ = child.start_kill();
                 let _ = child.wait().await;
                 settle(&mut readers).await;
-                return Err(crate::handshake::HandshakeLineError::Malformed {
+                return Err(crate::protocol::handshake::HandshakeLineError::Malformed {
                     line: prefix,
                     reason: "no newline within 64 KiB".into(),
                 }
@@ -387,7 +323,7 @@ impl PluginClient {
             }
         };
         let mux = if config.multiplex {
-            match crate::host_connect::dial_mux(&handshake, &line).await {
+            match dial_mux(&handshake, &line).await {
                 Ok(m) => Some(m),
                 Err(e) => {
                     terminate_and_reap(&mut child).await;
@@ -525,7 +461,9 @@ impl PluginClient {
     async fn attach_named(config: AttachConfig, name: String) -> Result<Self, HostError> {
         let r = config.reattach.clone();
         if r.protocol != "grpc" {
-            return Err(crate::reattach::ReattachError::UnsupportedProtocol(r.protocol).into());
+            return Err(
+                crate::protocol::reattach::ReattachError::UnsupportedProtocol(r.protocol).into(),
+            );
         }
         let network = r.network()?;
         if !config.versions.contains(&r.protocol_version) {
@@ -544,21 +482,14 @@ impl PluginClient {
             TlsMode::Off => None,
             TlsMode::Auto => return Err(HostError::AttachAutoMtls),
             TlsMode::Manual => {
-                let manual = config.manual.as_ref().ok_or_else(|| {
-                    HostError::TlsConfig(crate::tls::TlsConfigError::Rustls(
-                        rustls::Error::General(
-                            "TLS mode manual needs a certificate, key and CA".into(),
-                        ),
-                    ))
-                })?;
+                let manual = config.manual.as_ref().ok_or(HostError::ManualTlsMissing)?;
                 Some(Arc::new(
-                    tls::manual_client_config(manual)
-                        .map_err(|e| HostError::TlsConfig(e.into()))?,
+                    tls::manual_client_config(manual).map_err(HostError::TlsConfig)?,
                 ))
             }
         };
         let handshake = HandshakeLine {
-            core_version: crate::handshake::CORE_PROTOCOL_VERSION,
+            core_version: crate::protocol::handshake::CORE_PROTOCOL_VERSION,
             app_version: r.protocol_version,
             network,
             address: r.addr.string.clone(),
@@ -571,7 +502,7 @@ impl PluginClient {
             (TlsMode::Manual, Some(client)) => Some(BrokerTls {
                 server: Arc::new(
                     tls::manual_server_config(config.manual.as_ref().expect("checked"))
-                        .map_err(|e| HostError::TlsConfig(e.into()))?,
+                        .map_err(HostError::TlsConfig)?,
                 ),
                 client: client.clone(),
             }),
@@ -735,160 +666,6 @@ impl Drop for PluginClient {
     }
 }
 
-/// The plugin process after a successful launch, owned by one supervising task: it
-/// alone signals and reaps the child, so a signal never reaches a reaped (and possibly
-/// reused) pid (go-plugin#320).
-#[derive(Debug)]
-struct Process {
-    pid: Option<u32>,
-    /// `None` for an attached plugin: we never signal what we did not start.
-    signals: Option<tokio::sync::mpsc::UnboundedSender<i32>>,
-    exit: tokio::sync::watch::Receiver<Option<PluginExit>>,
-    expected: Arc<std::sync::atomic::AtomicBool>,
-    /// `Some(test)` when attached rather than spawned.
-    attached: Option<bool>,
-}
-
-impl Process {
-    fn supervise(mut child: Child, group: bool) -> Process {
-        let pid = child.id();
-        let (signals, mut rx) = tokio::sync::mpsc::unbounded_channel::<i32>();
-        let (exit_tx, exit) = tokio::sync::watch::channel(None);
-        tokio::spawn(async move {
-            let mut killed = false;
-            let mut orphaned = false;
-            let status = loop {
-                tokio::select! {
-                    status = child.wait() => break status,
-                    sig = rx.recv(), if !orphaned => {
-                        // No sender left: the PluginClient is gone; kill, then reap.
-                        let sig = sig.unwrap_or_else(|| { orphaned = true; libc::SIGKILL });
-                        killed |= sig == libc::SIGKILL;
-                        if let Some(pid) = child.id() {
-                            let target = if group { -(pid as i32) } else { pid as i32 };
-                            // SAFETY: kill(2) on our own child (or its group), not yet reaped.
-                            unsafe { libc::kill(target, sig) };
-                        }
-                    }
-                }
-            };
-            if group
-                && killed
-                && let Some(pid) = pid
-            {
-                // What the leader left behind in its group.
-                // SAFETY: kill(2); the group id stays taken while members live.
-                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-            }
-            let exit = match status {
-                Ok(status) => exit_of(status, killed),
-                Err(_) => PluginExit {
-                    how: ExitHow::Killed,
-                    code: None,
-                    signal: None,
-                },
-            };
-            exit_tx.send_replace(Some(exit));
-        });
-        Process {
-            pid,
-            signals: Some(signals),
-            exit,
-            expected: Arc::default(),
-            attached: None,
-        }
-    }
-
-    /// A running process we did not start: watched through a pidfd, which names that
-    /// very process (no pid reuse race) and is never signalled.
-    fn attached(pid: i32, test: bool) -> std::io::Result<Process> {
-        use std::os::fd::{FromRawFd as _, OwnedFd};
-        // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a fresh fd we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        // SAFETY: the OwnedFd moves into the AsyncFd, stays open and is the same fd for
-        // the AsyncFd's whole life.
-        let fd = unsafe {
-            tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
-        }
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let (exit_tx, exit) = tokio::sync::watch::channel(None);
-        tokio::spawn(async move {
-            // Readable once the process has exited.
-            let _ = fd.readable().await;
-            exit_tx.send_replace(Some(PluginExit {
-                how: ExitHow::Exited,
-                code: None,
-                signal: None,
-            }));
-        });
-        Ok(Process {
-            pid: Some(pid as u32),
-            signals: None,
-            exit,
-            expected: Arc::default(),
-            attached: Some(test),
-        })
-    }
-
-    /// Attached without a pid: nothing to watch.
-    fn unknown(test: bool) -> Process {
-        let (tx, exit) = tokio::sync::watch::channel(None);
-        std::mem::forget(tx);
-        Process {
-            pid: None,
-            signals: None,
-            exit,
-            expected: Arc::default(),
-            attached: Some(test),
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        if let Some(s) = &self.signals {
-            let _ = s.send(sig);
-        }
-    }
-}
-
-pub(crate) async fn kill_and_reap(child: &mut Child) {
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-}
-
-/// After a failed connection: SIGTERM, so the plugin can log its side of the failure
-/// (a TLS alert, say) before it goes, then SIGKILL if it has not exited in 500 ms.
-async fn terminate_and_reap(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        // SAFETY: kill(2) on our own, not yet reaped, child.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-        if tokio::time::timeout(Duration::from_millis(500), child.wait())
-            .await
-            .is_ok()
-        {
-            return;
-        }
-    }
-    kill_and_reap(child).await;
-}
-
-/// Waits (bounded) for the pipe readers so the stderr tail is complete.
-pub(crate) async fn settle(readers: &mut Vec<JoinHandle<()>>) {
-    for r in readers.drain(..) {
-        let abort = r.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(1), r)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
-    }
-}
-
 fn tls_client_config(
     config: &LaunchConfig,
     handshake: &HandshakeLine,
@@ -915,8 +692,7 @@ fn tls_client_config(
         }
         TlsMode::Manual => {
             let manual = config.manual.as_ref().expect("checked before spawn");
-            let cfg =
-                tls::manual_client_config(manual).map_err(|e| HostError::TlsConfig(e.into()))?;
+            let cfg = tls::manual_client_config(manual).map_err(HostError::TlsConfig)?;
             Ok(Some(Arc::new(cfg)))
         }
     }
@@ -944,7 +720,7 @@ fn broker_tls(
         }
         TlsMode::Manual => {
             let manual = config.manual.as_ref().expect("checked before spawn");
-            tls::manual_server_config(manual).map_err(|e| HostError::TlsConfig(e.into()))?
+            tls::manual_server_config(manual).map_err(HostError::TlsConfig)?
         }
     };
     Ok(Some(BrokerTls {

@@ -7,10 +7,11 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Child;
 use tokio::task::JoinHandle;
 
-use crate::handshake::MAX_HANDSHAKE_LINE;
-use crate::host::{kill_and_reap, settle};
-use crate::host_error::HostError;
-use crate::plugin_stderr::StderrTail;
+use crate::protocol::handshake::MAX_HANDSHAKE_LINE;
+
+use super::error::HostError;
+use super::process::{kill_and_reap, settle};
+use super::stderr::StderrTail;
 
 pub(crate) enum LineError {
     Eof,

@@ -5,55 +5,19 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-/// Generated code for go-plugin's internal protos (package `plugin`).
-#[allow(missing_docs, clippy::all)]
-pub mod proto {
-    tonic::include_proto!("plugin");
-}
-
+use crate::protocol::proto;
+use crate::shutdown::ShutdownSignal;
 use proto::grpc_broker_server::GrpcBroker;
 use proto::grpc_controller_server::GrpcController;
 use proto::grpc_stdio_server::GrpcStdio;
 use proto::{ConnInfo, Empty, StdioData};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
-
-/// Signals that the plugin should stop; every long-lived stream ends when it fires.
-#[derive(Debug, Clone)]
-pub struct ShutdownSignal {
-    tx: watch::Sender<bool>,
-}
-
-impl Default for ShutdownSignal {
-    fn default() -> Self {
-        ShutdownSignal {
-            tx: watch::channel(false).0,
-        }
-    }
-}
-
-impl ShutdownSignal {
-    /// Asks for shutdown (idempotent).
-    pub fn trigger(&self) {
-        self.tx.send_replace(true);
-    }
-
-    /// Resolves once shutdown was asked for.
-    pub async fn wait(&self) {
-        let mut rx = self.tx.subscribe();
-        let _ = rx.wait_for(|v| *v).await;
-    }
-
-    /// Whether shutdown was asked for.
-    pub fn is_triggered(&self) -> bool {
-        *self.tx.borrow()
-    }
-}
 
 /// `plugin.GRPCController`: Shutdown replies, then stops the plugin.
 #[derive(Debug, Clone)]

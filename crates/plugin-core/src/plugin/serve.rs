@@ -1,6 +1,5 @@
-//! The plugin side: read the env contract, listen, print the handshake line, serve
-//! gRPC (the application's services plus go-plugin's internal ones) until the host
-//! shuts us down or goes away.
+//! `serve()` and `run_plugin()`: the env contract, TLS setup, version negotiation, the
+//! handshake line, and the gRPC server until the host shuts us down or goes away.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -8,28 +7,27 @@ use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::Routes;
 
 use crate::broker::{Broker, BrokerConfig, BrokerTls};
-use crate::certificate::{CertificateInfo, SelfSignedCert, pem_to_ders};
-use crate::env::{self, MagicCookie, Negotiated};
-use crate::handshake::{CORE_PROTOCOL_VERSION, HandshakeLine, Network};
-use crate::io::ServerStream;
-use crate::lifecycle::spawn_stop_watchers;
-use crate::listener::{Listener, listen};
-use crate::services::{
-    BrokerService, Controller, PluginStdio, ShutdownSignal, StdioService, proto,
-};
-use crate::tls::{self, ManualTls, TlsMode};
-use crate::{KeyChoice, KeyType};
+use crate::protocol::env::{self, MagicCookie, Negotiated, env_var};
+use crate::protocol::handshake::{CORE_PROTOCOL_VERSION, HandshakeLine, Network};
+use crate::protocol::proto;
+use crate::shutdown::ShutdownSignal;
+use crate::tls::certificate::{CertificateInfo, SelfSignedCert, pem_to_ders};
+use crate::tls::{self, KeyChoice, KeyType, ManualTls, TlsMode};
+use crate::transport::accept::accept_loop;
+use crate::transport::listener::{Listener, bind};
+use crate::transport::mux::Mux;
+
+use super::debug::{DebugServe, print_attach_instructions};
+use super::lifecycle::{ServeOutcome, Watch, spawn_stop_watchers};
+use super::reflection::with_reflection;
+use super::services::{BrokerService, Controller, PluginStdio, StdioService};
 
 /// gRPC message size limit we apply to our services (Terraform uses 256 MiB; gRPC's
 /// 4 MiB default is too small for real payloads).
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
-
-/// How long a connection may take to finish its TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long in-flight RPCs get after a shutdown request before we stop anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -70,14 +68,6 @@ pub struct ServeConfig {
     /// go-plugin's `ReattachConfig` and a `TF_REATTACH_PROVIDERS` line) instead of the
     /// handshake line, and serve until Shutdown, SIGTERM or Ctrl-C.
     pub debug: Option<DebugServe>,
-}
-
-/// Options of [`ServeConfig::debug`].
-#[derive(Debug, Clone)]
-pub struct DebugServe {
-    /// The key of the `TF_REATTACH_PROVIDERS` map (for Terraform, the provider's source
-    /// address, e.g. `registry.terraform.io/hashicorp/null`).
-    pub name: String,
 }
 
 impl ServeConfig {
@@ -123,13 +113,16 @@ pub enum ServeError {
     ManualTlsMissing,
     /// Port range or socket problems.
     #[error("cannot listen: {0}")]
-    Listen(String),
+    Listen(#[from] crate::transport::listener::ListenError),
     /// Our own certificate could not be made.
     #[error(transparent)]
     Certificate(#[from] crate::certificate::CertificateError),
     /// rustls rejected our TLS configuration.
     #[error("TLS configuration rejected: {0}")]
     Tls(#[from] rustls::Error),
+    /// Manual TLS material is unusable (bad CA, no verifier).
+    #[error(transparent)]
+    TlsConfig(#[from] tls::TlsConfigError),
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Server(#[from] tonic::transport::Error),
@@ -139,21 +132,6 @@ pub enum ServeError {
     /// Writing the handshake line failed.
     #[error("cannot write the handshake line to stdout: {0}")]
     Stdout(std::io::Error),
-}
-
-/// How serving ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServeOutcome {
-    /// The host called GRPCController.Shutdown.
-    ShutdownRequested,
-    /// The host process went away.
-    HostExited,
-    /// SIGTERM.
-    Terminated,
-}
-
-pub(crate) fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// What a plugin's services can use besides their own state: the negotiated version,
@@ -236,7 +214,7 @@ pub async fn serve_with(
         stdio: PluginStdio::default(),
     };
     let routes = build(&ctx);
-    let routes = with_reflection(routes, &config.reflection)?;
+    let routes = with_reflection(routes, &config.reflection).map_err(ServeError::Reflection)?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("plugin", tonic_health::ServingStatus::Serving)
@@ -270,7 +248,7 @@ pub async fn serve_with(
         tokio::spawn(async move {
             tokio::select! {
                 socket = raw.accept() => match socket {
-                    Ok(socket) => broker.set_mux(crate::mux::Mux::start(socket, false, Some(tx))),
+                    Ok(socket) => broker.set_mux(Mux::start(socket, false, Some(tx))),
                     Err(e) => tracing::warn!(error = %e, "accepting the multiplexed connection failed"),
                 },
                 _ = shutdown.wait() => {}
@@ -283,7 +261,7 @@ pub async fn serve_with(
     let incoming = accept_loop(main_listener, tls_config, shutdown.clone());
 
     if let Some(debug) = &config.debug {
-        print_attach_instructions(debug, &line)?;
+        print_attach_instructions(debug, &line).map_err(ServeError::Stdout)?;
     } else {
         let text = format!("{line}\n");
         let mut out = std::io::stdout().lock();
@@ -311,7 +289,14 @@ pub async fn serve_with(
     );
 
     let outcome = Arc::new(std::sync::Mutex::new(None));
-    spawn_stop_watchers(&config, &shutdown, &outcome);
+    spawn_stop_watchers(
+        &Watch {
+            debug: config.debug.is_some(),
+            exit_with_host: config.exit_with_host,
+        },
+        &shutdown,
+        &outcome,
+    );
 
     let server = tonic::transport::Server::builder()
         // h2's rapid-reset guard (20 by default) closes the connection when a host's
@@ -338,71 +323,22 @@ pub async fn serve_with(
     Ok(outcome)
 }
 
-impl ShutdownSignal {
-    async fn wait_owned(self) {
-        self.wait().await
+fn transport(config: &ServeConfig) -> Network {
+    if let Some(t) = config.transport {
+        return t;
     }
-}
-
-fn print_attach_instructions(debug: &DebugServe, line: &HandshakeLine) -> Result<(), ServeError> {
-    let cfg = crate::reattach::ReattachConfig {
-        protocol: "grpc".into(),
-        protocol_version: line.app_version,
-        addr: crate::reattach::ReattachAddr {
-            network: line.network.as_str().into(),
-            string: line.address.clone(),
-        },
-        pid: std::process::id() as i32,
-        test: true,
-    };
-    let text = format!(
-        "Plugin started in debug mode: pid {pid}, app protocol version {version}, {network} {address}.\n\
-         To attach a host, give it this go-plugin ReattachConfig:\n\
-         \n\
-         \tReattachConfig: {json}\n\
-         \n\
-         or, for hosts that read Terraform's variable (soup --reattach takes either):\n\
-         \n\
-         \tTF_REATTACH_PROVIDERS='{providers}'\n\
-         \n\
-         Serving until Shutdown, SIGTERM or Ctrl-C.\n",
-        pid = cfg.pid,
-        version = cfg.protocol_version,
-        network = cfg.addr.network,
-        address = cfg.addr.string,
-        json = cfg.to_json(),
-        providers = cfg.providers_json(&debug.name),
-    );
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(ServeError::Stdout)
-}
-
-/// The encoded descriptors of go-plugin's internal services (package `plugin`).
-pub const PLUGIN_FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/plugin_descriptor.bin"));
-
-/// Adds gRPC reflection v1 and v1alpha (older grpcurl) for go-plugin's services,
-/// health and the application's descriptor sets.
-fn with_reflection(routes: Routes, app: &[&'static [u8]]) -> Result<Routes, ServeError> {
-    let builder = || {
-        let mut b = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(PLUGIN_FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            // Each builder adds its own version's descriptor; list both, as grpc-go does.
-            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(
-                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-            );
-        for set in app {
-            b = b.register_encoded_file_descriptor_set(set);
+    // pyvider's hint: "tcp", "unix" or a JSON list like ["tcp"]; the first we know wins.
+    if let Some(hint) = env_var(env::PLUGIN_SERVER_TRANSPORTS) {
+        let cleaned = hint.replace(['[', ']', '"', '\''], "");
+        if let Some(t) = cleaned.split(',').find_map(|t| t.parse::<Network>().ok()) {
+            return t;
         }
-        b
-    };
-    Ok(routes
-        .add_service(builder().build_v1().map_err(ServeError::Reflection)?)
-        .add_service(builder().build_v1alpha().map_err(ServeError::Reflection)?))
+    }
+    Network::Unix
+}
+
+async fn listen(config: &ServeConfig) -> Result<Listener, ServeError> {
+    Ok(bind(transport(config)).await?)
 }
 
 /// Go's `strconv.ParseBool` truth values, which go-plugin applies to the variable.
@@ -493,54 +429,6 @@ fn tls_setup(config: &ServeConfig) -> Result<TlsSetup, ServeError> {
             ))
         }
     }
-}
-
-pub(crate) fn accept_loop(
-    listener: Listener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    shutdown: ShutdownSignal,
-) -> ReceiverStream<std::io::Result<ServerStream>> {
-    let (tx, rx) = mpsc::channel(16);
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    tokio::spawn(async move {
-        loop {
-            let socket = tokio::select! {
-                _ = shutdown.wait() => break,
-                s = listener.accept() => s,
-            };
-            let socket = match socket {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            };
-            let tx = tx.clone();
-            let acceptor = acceptor.clone();
-            // Each handshake runs on its own so a slow or hostile peer stalls nobody.
-            tokio::spawn(async move {
-                let stream = match acceptor {
-                    None => ServerStream::Plain(socket),
-                    Some(acc) => {
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acc.accept(socket)).await
-                        {
-                            Ok(Ok(s)) => ServerStream::Tls(Box::new(s)),
-                            Ok(Err(e)) => {
-                                tracing::warn!(error = %e, "TLS handshake with host failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::warn!("TLS handshake with host timed out");
-                                return;
-                            }
-                        }
-                    }
-                };
-                let _ = tx.send(Ok(stream)).await;
-            });
-        }
-    });
-    ReceiverStream::new(rx)
 }
 
 /// Runs a plugin to completion on a fresh tokio runtime, the way a plugin's `main` wants

@@ -93,6 +93,11 @@ pub fn negotiate_version(ours: &[u32], host: &[u32]) -> Negotiated {
     }
 }
 
+/// A variable's value, `None` when unset or empty.
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

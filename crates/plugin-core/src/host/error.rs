@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::handshake::HandshakeLineError;
+use crate::protocol::handshake::HandshakeLineError;
 
 /// Why launching or connecting to a plugin failed.
 #[derive(Debug, thiserror::Error)]
@@ -10,7 +10,7 @@ use crate::handshake::HandshakeLineError;
 pub enum HostError {
     /// A reattach config that cannot be used (shape, protocol, network).
     #[error("{0}")]
-    Reattach(#[from] crate::reattach::ReattachError),
+    Reattach(#[from] crate::protocol::reattach::ReattachError),
     /// The reattach config names a process that is not running.
     #[error(
         "the reattach config's Pid {pid} is not running ({source}); restart the plugin in debug mode and use the config it prints"
@@ -26,6 +26,9 @@ pub enum HostError {
         "AutoMTLS cannot be used to attach to a running plugin (no handshake to exchange certificates); attach with TLS off, or manual TLS"
     )]
     AttachAutoMtls,
+    /// `manual` TLS without the certificate, key and CA.
+    #[error("TLS mode manual needs a certificate, key and CA (ManualTls); none was given")]
+    ManualTlsMissing,
     /// We asked for multiplexing and the plugin did not answer field 7 `true`.
     #[error(
         "gRPC broker multiplexing was requested but the plugin does not support it (handshake field 7 is not `true`; go-plugin plugins need go-plugin >= 1.6): turn multiplexing off for this plugin; handshake line: {line:?}"
@@ -114,6 +117,8 @@ pub enum HostError {
         peer_key: Option<String>,
         /// rustls' or the transport's reason.
         cause: String,
+        /// rustls' own error, when rustls refused (e.g. a certificate that is not the pin).
+        rustls: Option<Box<rustls::Error>>,
         /// The handshake line the plugin printed.
         line: String,
         /// What the plugin wrote to stderr (its side of the failure).
@@ -126,6 +131,8 @@ pub enum HostError {
         address: String,
         /// Why.
         cause: String,
+        /// The socket error's kind (`ConnectionRefused`, `NotFound`, ...), when it was one.
+        kind: Option<std::io::ErrorKind>,
         /// The handshake line the plugin printed.
         line: String,
         /// What the plugin wrote to stderr.
@@ -136,6 +143,8 @@ pub enum HostError {
     Health {
         /// Why.
         cause: String,
+        /// The gRPC status code of the failed check, when the plugin answered with one.
+        code: Option<tonic::Code>,
         /// The handshake line the plugin printed.
         line: String,
         /// What the plugin wrote to stderr.
@@ -181,6 +190,35 @@ impl HostError {
             *stderr_tail = tail;
         }
         self
+    }
+
+    /// rustls' error, for a TLS handshake rustls refused.
+    pub fn rustls_error(&self) -> Option<&rustls::Error> {
+        match self {
+            HostError::Tls { rustls, .. } => rustls.as_deref(),
+            HostError::TlsConfig(crate::tls::TlsConfigError::Rustls(e))
+            | HostError::TlsConfig(crate::tls::TlsConfigError::BadCa(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The I/O error kind, for failures that were a socket or process error.
+    pub fn io_error_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            HostError::Connect { kind, .. } => *kind,
+            HostError::Spawn { source, .. } | HostError::AttachedProcessGone { source, .. } => {
+                Some(source.kind())
+            }
+            _ => None,
+        }
+    }
+
+    /// The gRPC status code, for a health check the plugin answered with an error.
+    pub fn grpc_code(&self) -> Option<tonic::Code> {
+        match self {
+            HostError::Health { code, .. } => *code,
+            _ => None,
+        }
     }
 
     /// The handshake line, for failures after the plugin printed one.

@@ -159,6 +159,6 @@ impl ClientCertVerifier for PinnedClientVerifier {
 pub(crate) fn pinned(cert: CertificateDer<'static>) -> Pinned {
     Pinned {
         cert,
-        provider: crate::tls::provider(),
+        provider: super::provider::provider(),
     }
 }

@@ -9,18 +9,44 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::handshake::{HandshakeLine, Network};
-use crate::host::StdioSink;
-use crate::host_error::HostError;
-use crate::io::{ClientStream, Socket};
-use crate::mux::Mux;
-use crate::services::proto;
+use crate::protocol::handshake::{HandshakeLine, Network};
+use crate::protocol::proto;
 use crate::tls::{self, TlsSession};
+use crate::transport::mux::Mux;
+use crate::transport::socket::{ClientStream, Socket};
+
+use crate::error_chain::error_chain;
+
+use super::error::HostError;
+use super::stdio::StdioSink;
 
 #[derive(Default)]
 struct DialState {
     session: Option<TlsSession>,
-    error: Option<(bool, String)>,
+    error: Option<Failure>,
+}
+
+/// What failed while connecting, with its typed cause.
+struct Failure {
+    tls: bool,
+    cause: String,
+    kind: std::io::ErrorKind,
+    rustls: Option<Box<rustls::Error>>,
+}
+
+impl Failure {
+    fn of(tls: bool, e: &std::io::Error) -> Self {
+        Failure {
+            tls,
+            cause: e.to_string(),
+            kind: e.kind(),
+            // tokio-rustls carries rustls' own error inside the io::Error.
+            rustls: e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .map(|e| Box::new(e.clone())),
+        }
+    }
 }
 
 async fn dial(network: Network, address: &str) -> std::io::Result<Socket> {
@@ -36,7 +62,6 @@ async fn dial(network: Network, address: &str) -> std::io::Result<Socket> {
     }
 }
 
-/// Connects to the address from `handshake`, eagerly, so TLS problems surface here.
 /// Dials the plugin once and starts the yamux session (we are its client) whose streams
 /// carry every gRPC connection.
 pub(crate) async fn dial_mux(handshake: &HandshakeLine, line: &str) -> Result<Arc<Mux>, HostError> {
@@ -45,12 +70,14 @@ pub(crate) async fn dial_mux(handshake: &HandshakeLine, line: &str) -> Result<Ar
         .map_err(|e| HostError::Connect {
             address: handshake.address.clone(),
             cause: e.to_string(),
+            kind: Some(e.kind()),
             line: line.to_string(),
             stderr_tail: Vec::new(),
         })?;
     Ok(Mux::start(socket, true, None))
 }
 
+/// Connects to the address from `handshake`, eagerly, so TLS problems surface here.
 pub(crate) async fn connect(
     handshake: &HandshakeLine,
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -76,7 +103,7 @@ pub(crate) async fn connect(
                     None => dial(network, &address).await,
                 };
                 let socket = socket.inspect_err(|e| {
-                    state.lock().expect("dial state").error = Some((false, e.to_string()));
+                    state.lock().expect("dial state").error = Some(Failure::of(false, e));
                 })?;
                 let stream = match tls {
                     None => ClientStream::Plain(socket),
@@ -87,7 +114,7 @@ pub(crate) async fn connect(
                             .await
                             .inspect_err(|e| {
                                 state.lock().expect("dial state").error =
-                                    Some((true, e.to_string()));
+                                    Some(Failure::of(true, e));
                             })?;
                         state.lock().expect("dial state").session =
                             Some(TlsSession::from_connection(s.get_ref().1));
@@ -108,21 +135,24 @@ pub(crate) async fn connect(
         Err(e) => {
             let recorded = state.lock().expect("dial state").error.take();
             Err(match recorded {
-                Some((true, cause)) => HostError::Tls {
+                Some(f) if f.tls => HostError::Tls {
                     peer_key,
-                    cause,
+                    cause: f.cause,
+                    rustls: f.rustls,
                     line,
                     stderr_tail: Vec::new(),
                 },
-                Some((false, cause)) => HostError::Connect {
+                Some(f) => HostError::Connect {
                     address,
-                    cause,
+                    cause: f.cause,
+                    kind: Some(f.kind),
                     line,
                     stderr_tail: Vec::new(),
                 },
                 None => HostError::Connect {
                     address,
                     cause: error_chain(&e),
+                    kind: None,
                     line,
                     stderr_tail: Vec::new(),
                 },
@@ -131,24 +161,10 @@ pub(crate) async fn connect(
     }
 }
 
-/// `outer: inner: innermost`.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = inner.source();
-    }
-    s
-}
-
 pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), HostError> {
-    let health_err = |cause: String| HostError::Health {
+    let health_err = |cause: String, code: Option<tonic::Code>| HostError::Health {
         cause,
+        code,
         line: line.to_string(),
         stderr_tail: Vec::new(),
     };
@@ -159,23 +175,25 @@ pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), Ho
         service: "plugin".into(),
     };
     match tokio::time::timeout(Duration::from_secs(10), health.check(req)).await {
-        Err(_) => Err(health_err("no answer within 10 s".into())),
+        Err(_) => Err(health_err("no answer within 10 s".into(), None)),
         Ok(Ok(resp)) if resp.get_ref().status() == ServingStatus::Serving => Ok(()),
-        Ok(Ok(resp)) => Err(health_err(format!(
-            "service \"plugin\" is {}",
-            resp.get_ref().status().as_str_name()
-        ))),
+        Ok(Ok(resp)) => Err(health_err(
+            format!(
+                "service \"plugin\" is {}",
+                resp.get_ref().status().as_str_name()
+            ),
+            None,
+        )),
         Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
             tracing::warn!(
                 "plugin does not implement gRPC health; go-plugin hosts tolerate that until Ping"
             );
             Ok(())
         }
-        Ok(Err(status)) => Err(health_err(format!(
-            "{:?}: {}",
-            status.code(),
-            error_chain(&status)
-        ))),
+        Ok(Err(status)) => Err(health_err(
+            format!("{:?}: {}", status.code(), error_chain(&status)),
+            Some(status.code()),
+        )),
     }
 }
 

@@ -7,10 +7,15 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::env;
-use crate::handshake::Network;
-use crate::io::Socket;
-use crate::serve::{ServeConfig, ServeError, env_var};
+use crate::protocol::env::{self, env_var};
+use crate::protocol::handshake::Network;
+
+use super::socket::Socket;
+
+/// Why no listener could be opened (port range, socket directory, group).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ListenError(String);
 
 /// A bound listener.
 #[derive(Debug, Clone)]
@@ -20,7 +25,7 @@ pub(crate) enum Listener {
     /// Streams of a multiplexed connection, for the main server or one broker id; the
     /// network and address are the real listener's.
     Mux(
-        Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<crate::mux::MuxStream>>>,
+        Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<super::socket::MuxStream>>>,
         Network,
         String,
     ),
@@ -61,7 +66,7 @@ impl Listener {
     }
     /// Stream source for a multiplexed connection's streams.
     pub(crate) fn mux(
-        rx: tokio::sync::mpsc::UnboundedReceiver<crate::mux::MuxStream>,
+        rx: tokio::sync::mpsc::UnboundedReceiver<super::socket::MuxStream>,
         network: Network,
         address: String,
     ) -> Listener {
@@ -75,45 +80,27 @@ impl Listener {
     }
 }
 
-fn transport(config: &ServeConfig) -> Network {
-    if let Some(t) = config.transport {
-        return t;
-    }
-    // pyvider's hint: "tcp", "unix" or a JSON list like ["tcp"]; the first we know wins.
-    if let Some(hint) = env_var(env::PLUGIN_SERVER_TRANSPORTS) {
-        let cleaned = hint.replace(['[', ']', '"', '\''], "");
-        if let Some(t) = cleaned.split(',').find_map(|t| t.parse::<Network>().ok()) {
-            return t;
-        }
-    }
-    Network::Unix
-}
-
-pub(crate) async fn listen(config: &ServeConfig) -> Result<Listener, ServeError> {
-    bind(transport(config)).await
-}
-
 /// A listener on `network`, as go-plugin's `serverListener` makes them (also used for
 /// brokered connections).
-pub(crate) async fn bind(network: Network) -> Result<Listener, ServeError> {
+pub(crate) async fn bind(network: Network) -> Result<Listener, ListenError> {
     match network {
         Network::Tcp => listen_tcp().await,
         Network::Unix => listen_unix(),
     }
 }
 
-async fn listen_tcp() -> Result<Listener, ServeError> {
-    let parse = |name| -> Result<u16, ServeError> {
+async fn listen_tcp() -> Result<Listener, ListenError> {
+    let parse = |name| -> Result<u16, ListenError> {
         match env_var(name) {
             None => Ok(0),
             Some(v) => v
                 .parse()
-                .map_err(|e| ServeError::Listen(format!("couldn't get value from {name}: {e}"))),
+                .map_err(|e| ListenError(format!("couldn't get value from {name}: {e}"))),
         }
     };
     let (min, max) = (parse(env::PLUGIN_MIN_PORT)?, parse(env::PLUGIN_MAX_PORT)?);
     if min > max {
-        return Err(ServeError::Listen(format!(
+        return Err(ListenError(format!(
             "PLUGIN_MIN_PORT value of {min} is greater than PLUGIN_MAX_PORT value of {max}"
         )));
     }
@@ -131,17 +118,17 @@ async fn listen_tcp() -> Result<Listener, ServeError> {
         if let Ok(l) = TcpListener::bind(("127.0.0.1", port as u16)).await {
             let addr = l
                 .local_addr()
-                .map_err(|e| ServeError::Listen(e.to_string()))?
+                .map_err(|e| ListenError(e.to_string()))?
                 .to_string();
             return Ok(Listener::Tcp(Arc::new(l), addr));
         }
     }
-    Err(ServeError::Listen(format!(
+    Err(ListenError(format!(
         "couldn't bind plugin TCP listener on 127.0.0.1 ports {min}..={max}"
     )))
 }
 
-fn listen_unix() -> Result<Listener, ServeError> {
+fn listen_unix() -> Result<Listener, ListenError> {
     let dir = env_var(env::PLUGIN_UNIX_SOCKET_DIR)
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
@@ -151,7 +138,7 @@ fn listen_unix() -> Result<Listener, ServeError> {
         rustls::crypto::aws_lc_rs::default_provider()
             .secure_random
             .fill(&mut rnd)
-            .map_err(|e| ServeError::Listen(format!("random source failed: {e:?}")))?;
+            .map_err(|e| ListenError(format!("random source failed: {e:?}")))?;
         let path = dir.join(format!(
             "plugin{}",
             u64::from_be_bytes([0, 0, 0, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4]])
@@ -165,31 +152,31 @@ fn listen_unix() -> Result<Listener, ServeError> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some(e),
             Err(e) => {
-                return Err(ServeError::Listen(format!(
+                return Err(ListenError(format!(
                     "cannot bind unix socket {}: {e}",
                     path.display()
                 )));
             }
         }
     }
-    Err(ServeError::Listen(format!(
+    Err(ListenError(format!(
         "no free unix socket name in {}: {last_err:?}",
         dir.display()
     )))
 }
 
-fn set_group_writable(path: &std::path::Path, group: &str) -> Result<(), ServeError> {
+fn set_group_writable(path: &std::path::Path, group: &str) -> Result<(), ListenError> {
     use std::os::unix::fs::PermissionsExt;
     let gid: u32 = match group.parse() {
         Ok(gid) => gid,
         Err(_) => {
             let name = std::ffi::CString::new(group)
-                .map_err(|_| ServeError::Listen(format!("bad group name {group:?}")))?;
+                .map_err(|_| ListenError(format!("bad group name {group:?}")))?;
             // SAFETY: getgrnam reads a NUL-terminated string and returns a pointer to
             // static storage or null; we copy the gid out at once.
             let gr = unsafe { libc::getgrnam(name.as_ptr()) };
             if gr.is_null() {
-                return Err(ServeError::Listen(format!(
+                return Err(ListenError(format!(
                     "PLUGIN_UNIX_SOCKET_GROUP names unknown group {group:?}"
                 )));
             }
@@ -200,7 +187,7 @@ fn set_group_writable(path: &std::path::Path, group: &str) -> Result<(), ServeEr
     std::os::unix::fs::chown(path, None, Some(gid))
         .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)))
         .map_err(|e| {
-            ServeError::Listen(format!(
+            ListenError(format!(
                 "cannot give {} to group {group}: {e}",
                 path.display()
             ))

@@ -15,11 +15,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt as _, TokioAsyncReadCompatExt as _};
 
-use crate::io::Socket;
-use crate::services::ShutdownSignal;
+use crate::shutdown::ShutdownSignal;
 
-/// A yamux stream as a tokio byte stream.
-pub type MuxStream = Compat<yamux::Stream>;
+use super::socket::{MuxStream, Socket};
 
 type OpenReply = oneshot::Sender<Result<yamux::Stream, yamux::ConnectionError>>;
 

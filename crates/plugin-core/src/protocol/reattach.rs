@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::handshake::Network;
+use super::handshake::Network;
 
 /// go-plugin's `ReattachConfig`, in its JSON form (`Addr` as `{Network, String}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,9 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::tls::TlsSession;
 
+/// A yamux stream as a tokio byte stream (`PLUGIN_MULTIPLEX_GRPC`).
+pub type MuxStream = tokio_util::compat::Compat<yamux::Stream>;
+
 /// A tcp or unix stream.
 #[derive(Debug)]
 pub enum Socket {
@@ -17,7 +20,7 @@ pub enum Socket {
     /// A unix socket.
     Unix(UnixStream),
     /// A yamux stream of a multiplexed connection (`PLUGIN_MULTIPLEX_GRPC`).
-    Mux(crate::mux::MuxStream),
+    Mux(MuxStream),
 }
 
 /// A plugin-side connection, plaintext or TLS.

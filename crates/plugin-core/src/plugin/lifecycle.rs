@@ -6,11 +6,29 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::serve::{ServeConfig, ServeOutcome};
-use crate::services::ShutdownSignal;
+use crate::shutdown::ShutdownSignal;
+
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeOutcome {
+    /// The host called GRPCController.Shutdown.
+    ShutdownRequested,
+    /// The host process went away.
+    HostExited,
+    /// SIGTERM.
+    Terminated,
+}
+
+/// What the plugin watches besides Shutdown.
+pub(crate) struct Watch {
+    /// Debug mode: Ctrl-C stops, no host to follow.
+    pub(crate) debug: bool,
+    /// Exit when the parent process goes away.
+    pub(crate) exit_with_host: bool,
+}
 
 pub(crate) fn spawn_stop_watchers(
-    config: &ServeConfig,
+    config: &Watch,
     shutdown: &ShutdownSignal,
     outcome: &Arc<Mutex<Option<ServeOutcome>>>,
 ) {
@@ -28,7 +46,7 @@ pub(crate) fn spawn_stop_watchers(
     if let Ok(mut sigint) =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
     {
-        let debug = config.debug.is_some();
+        let debug = config.debug;
         let set = set.clone();
         tokio::spawn(async move {
             if debug {
@@ -68,7 +86,7 @@ pub(crate) fn spawn_stop_watchers(
                 .get_or_insert(ServeOutcome::ShutdownRequested);
         });
     }
-    if config.exit_with_host && config.debug.is_none() {
+    if config.exit_with_host && !config.debug {
         // SAFETY: getppid has no preconditions.
         let parent = unsafe { libc::getppid() };
         if parent > 1 {

@@ -14,7 +14,7 @@
 //! With multiplexing (`PLUGIN_MULTIPLEX_GRPC`), brokered connections are yamux streams
 //! of the one host↔plugin connection instead: serving an id announces nothing, and a
 //! dial first `knock`s for the id over the broker stream, waits for the other side's
-//! acknowledgement, then opens a stream (see `crate::mux`).
+//! acknowledgement, then opens a stream (see `crate::transport::mux`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,13 +30,14 @@ use tonic::service::Routes;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Status, Streaming};
 
-use crate::handshake::Network;
-use crate::io::{ClientStream, Socket};
-use crate::listener::{self, Listener};
-use crate::mux::Mux;
-use crate::services::ShutdownSignal;
-use crate::services::proto::{self, ConnInfo};
+use crate::protocol::handshake::Network;
+use crate::protocol::proto::{self, ConnInfo};
+use crate::shutdown::ShutdownSignal;
 use crate::tls;
+use crate::transport::accept::accept_loop;
+use crate::transport::listener::{self, Listener};
+use crate::transport::mux::Mux;
+use crate::transport::socket::{ClientStream, Socket};
 
 /// go-plugin's fixed wait for a brokered connection's info.
 pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -285,7 +286,7 @@ impl Broker {
                         }
                     });
                 }
-                let incoming = crate::serve::accept_loop(listener.clone(), tls, stop.clone());
+                let incoming = accept_loop(listener.clone(), tls, stop.clone());
                 let res = tonic::transport::Server::builder()
                     .add_routes(routes)
                     .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
@@ -664,7 +665,7 @@ async fn dial_channel(
                 .lock()
                 .expect("dial lock")
                 .take()
-                .unwrap_or_else(|| std::io::Error::other(crate::error_chain(&e))),
+                .unwrap_or_else(|| std::io::Error::other(crate::error_chain::error_chain(&e))),
         })
 }
 

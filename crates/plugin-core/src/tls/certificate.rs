@@ -12,7 +12,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 
-use crate::KeyType;
+use super::key_type::KeyType;
 
 /// Errors making or reading a certificate.
 #[derive(Debug, thiserror::Error)]
