@@ -164,13 +164,19 @@ func startDebugGo(t *testing.T, self string) (*exec.Cmd, reattachJSON) {
 	return startDebug(t, self, "-test.run=^TestDebugGoPlugin$")
 }
 
-// TestDebugGoPlugin serves soup-go's KV plugin in go-plugin's test mode; it
-// does nothing unless run by the test above.
+// TestDebugGoPlugin serves soup-go's KV plugin, in go-plugin's test mode or as a
+// plain plugin; it does nothing unless run by the tests above.
 func TestDebugGoPlugin(t *testing.T) {
-	if os.Getenv("SOUP_DEBUG_PLUGIN") == "" {
+	args := []string{"--store", os.Getenv("SOUP_DEBUG_STORE")}
+	switch {
+	case os.Getenv("SOUP_DEBUG_PLUGIN") != "":
+		args = append(args, "--debug", "--tls", "off")
+	case os.Getenv("SOUP_SERVE_GO_PLUGIN") != "":
+		// As a plain go-plugin plugin, for a host that launches this binary.
+	default:
 		return
 	}
-	o, err := server.ParseArgs([]string{"--debug", "--tls", "off", "--store", os.Getenv("SOUP_DEBUG_STORE")}, os.Stderr)
+	o, err := server.ParseArgs(args, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

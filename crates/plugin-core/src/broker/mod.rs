@@ -337,7 +337,7 @@ impl Broker {
 
     /// One multiplexed connection to `id`: knock, wait for the acknowledgement, open a
     /// stream (go-plugin's `muxDial`).
-    async fn knock_and_open(&self, id: u32, mux: &Mux) -> std::io::Result<Socket> {
+    async fn knock_and_open(&self, id: u32, mux: &Mux) -> Result<Socket, BrokerError> {
         let _sequential = mux.dial_lock.lock().await;
         let knock = ConnInfo {
             service_id: id,
@@ -349,19 +349,25 @@ impl Broker {
                 error: String::new(),
             }),
         };
-        let knock_err =
-            |reason: String| std::io::Error::other(BrokerError::Knock { id, reason }.to_string());
+        let knock_err = |reason: String| BrokerError::Knock { id, reason };
         if self.inner.outgoing.send(knock).await.is_err() {
-            return Err(knock_err("the broker is closed".into()));
+            return Err(BrokerError::Closed { id });
         }
         let ack = self.wait_for_info(id).await.map_err(|e| match e {
             BrokerError::Timeout { after, .. } => {
                 knock_err(format!("no acknowledgement within {after:?}"))
             }
-            other => std::io::Error::other(other.to_string()),
+            other => other,
         })?;
         match ack.knock {
-            Some(k) if k.knock && k.ack && k.error.is_empty() => mux.open().await,
+            Some(k) if k.knock && k.ack && k.error.is_empty() => {
+                mux.open().await.map_err(|source| BrokerError::Connect {
+                    id,
+                    network: Network::Unix,
+                    address: format!("mux:{id}"),
+                    source,
+                })
+            }
             Some(k) if k.knock && k.ack => {
                 Err(knock_err(format!("the other side said: {}", k.error)))
             }
@@ -617,19 +623,37 @@ async fn dial_channel(
         Target::Addr(n, a) => (*n, a.clone()),
         Target::Mux(..) => (Network::Unix, format!("mux:{id}")),
     };
-    let failure: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+    // What failed, typed: a knock's own error, or the socket/TLS error.
+    let failure: Arc<Mutex<Option<BrokerError>>> = Arc::default();
     let connector = {
         let failure = failure.clone();
+        let address = address.clone();
         tower::service_fn(move |_uri: http::Uri| {
             let target = target.clone();
             let tls = tls.clone();
             let failure = failure.clone();
+            let address = address.clone();
             async move {
+                let socket = match &target {
+                    Target::Addr(network, address) => connect_socket(*network, address)
+                        .await
+                        .map_err(|source| BrokerError::Connect {
+                            id,
+                            network: *network,
+                            address: address.clone(),
+                            source,
+                        }),
+                    Target::Mux(broker, mux) => broker.knock_and_open(id, mux).await,
+                };
+                let socket = match socket {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let copy = std::io::Error::other(e.to_string());
+                        *failure.lock().expect("dial lock") = Some(e);
+                        return Err(copy);
+                    }
+                };
                 let attempt = async {
-                    let socket = match &target {
-                        Target::Addr(network, address) => connect_socket(*network, address).await?,
-                        Target::Mux(broker, mux) => broker.knock_and_open(id, mux).await?,
-                    };
                     Ok::<_, std::io::Error>(match tls {
                         None => ClientStream::Plain(socket),
                         Some(cfg) => {
@@ -645,7 +669,12 @@ async fn dial_channel(
                     Ok(stream) => Ok(TokioIo::new(stream)),
                     Err(e) => {
                         let copy = std::io::Error::new(e.kind(), e.to_string());
-                        *failure.lock().expect("dial lock") = Some(e);
+                        *failure.lock().expect("dial lock") = Some(BrokerError::Connect {
+                            id,
+                            network,
+                            address: address.clone(),
+                            source: e,
+                        });
                         Err(copy)
                     }
                 }
@@ -657,15 +686,17 @@ async fn dial_channel(
     endpoint
         .connect_with_connector(connector)
         .await
-        .map_err(|e| BrokerError::Connect {
-            id,
-            network,
-            address,
-            source: failure
+        .map_err(|e| {
+            failure
                 .lock()
                 .expect("dial lock")
                 .take()
-                .unwrap_or_else(|| std::io::Error::other(crate::error_chain::error_chain(&e))),
+                .unwrap_or_else(|| BrokerError::Connect {
+                    id,
+                    network,
+                    address: address.clone(),
+                    source: std::io::Error::other(crate::error_chain::error_chain(&e)),
+                })
         })
 }
 
