@@ -87,6 +87,7 @@ fn config(conn: &ConnArgs) -> anyhow::Result<LaunchConfig> {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<serde_json::Value> {
+    args.conn.require_launch("bench")?;
     let value = vec![7u8; 16];
     // Cold start: each launch is a fresh plugin process.
     let mut cold = Vec::with_capacity(args.launches);

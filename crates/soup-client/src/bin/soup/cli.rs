@@ -102,6 +102,17 @@ impl ConnArgs {
             .flatten()
     }
 
+    /// Fails for commands that start the plugin themselves (they measure or report the
+    /// launch): `--reattach` cannot apply to them.
+    pub fn require_launch(&self, command: &str) -> anyhow::Result<()> {
+        if self.reattach.is_some() {
+            anyhow::bail!(
+                "`soup {command}` starts the plugin itself (it reports or measures the launch); --reattach works with `soup kv get/put`"
+            );
+        }
+        Ok(())
+    }
+
     /// Manual TLS material, read when all three files are given.
     pub fn manual(&self) -> anyhow::Result<Option<ManualTls>> {
         match (&self.tls_cert, &self.tls_key, &self.tls_ca) {
@@ -123,6 +134,22 @@ mod tests {
     #[test]
     fn command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn reattach_replaces_the_plugin_command_but_not_for_launching_commands() {
+        let cli = Cli::try_parse_from(["soup", "kv", "get", "k", "--reattach", "{}"])
+            .expect("no command needed with --reattach");
+        let Command::Kv(KvCommand::Get { conn, .. }) = cli.command else {
+            panic!("not kv get");
+        };
+        assert!(conn.command.is_empty());
+        let err = conn.require_launch("bench").unwrap_err().to_string();
+        assert!(err.contains("--reattach works with `soup kv"), "{err}");
+        assert!(
+            Cli::try_parse_from(["soup", "kv", "get", "k"]).is_err(),
+            "a command or --reattach"
+        );
     }
 
     #[test]

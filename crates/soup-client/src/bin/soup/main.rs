@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(conn) => {
+            conn.require_launch("client")?;
             let run = ClientRun {
                 tls: conn.tls,
                 key: conn.key_type,
