@@ -5,12 +5,20 @@
 //! one handshake line on stdout (`1|VERSION|NETWORK|ADDR|grpc|CERT`) and serves gRPC
 //! there. This crate implements both sides wire-compatibly with go-plugin v1.8:
 //!
-//! - [`serve()`] / [`run_plugin`]: the plugin side (cookie check, version negotiation,
-//!   tcp or unix listener, AutoMTLS with any [`KeyType`], health, GRPCController,
-//!   GRPCStdio, GRPCBroker, hclog JSON logs, exit with the host);
-//! - [`PluginClient::launch`]: the host side (env contract with inherited `PLUGIN_*`
+//! - [`plugin`]: [`run_plugin`] / [`serve()`] (cookie check, version negotiation with a
+//!   service set per version through [`run_plugin_with`], tcp or unix listener, AutoMTLS
+//!   with any [`KeyType`], health, reflection, GRPCController, GRPCStdio, hclog JSON
+//!   logs, exit with the host, debug mode);
+//! - [`host`]: [`PluginClient::launch`] (env contract with inherited `PLUGIN_*`
 //!   scrubbed, handshake parsing, pinned-certificate AutoMTLS, health check, go-plugin's
-//!   shutdown sequence), with typed [`HostError`]s.
+//!   shutdown sequence, exit futures) and [`PluginClient::attach`] (reattach), with
+//!   typed [`HostError`]s;
+//! - [`broker`]: go-plugin's GRPCBroker on both sides, plain or multiplexed over one
+//!   yamux connection (`PLUGIN_MULTIPLEX_GRPC`);
+//! - [`protocol`], [`tls`], [`transport`]: the wire contract, TLS, and byte streams the
+//!   sides share.
+//!
+//! `docs/go-plugin-features.md` in the repository maps each go-plugin feature to its API.
 //!
 //! AutoMTLS certificates are self-signed CA certificates used as leaves, so both sides
 //! pin the exact certificate exchanged instead of using a webpki chain. TLS is rustls

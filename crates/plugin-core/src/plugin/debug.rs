@@ -6,7 +6,7 @@ use std::io::Write as _;
 use crate::protocol::handshake::HandshakeLine;
 use crate::protocol::reattach::{ReattachAddr, ReattachConfig};
 
-/// Options of [`ServeConfig::debug`].
+/// Options of [`ServeConfig::debug`](crate::ServeConfig::debug).
 #[derive(Debug, Clone)]
 pub struct DebugServe {
     /// The key of the `TF_REATTACH_PROVIDERS` map (for Terraform, the provider's source

@@ -1,5 +1,5 @@
 //! go-plugin's wire contract, independent of either side: the environment a host sets
-//! ([`env`]), the handshake line a plugin prints ([`handshake`]), hclog JSON logs
+//! ([`env`](mod@env)), the handshake line a plugin prints ([`handshake`]), hclog JSON logs
 //! ([`hclog`]), reattach configs ([`reattach`]) and the internal services' protos
 //! ([`proto`]).
 
