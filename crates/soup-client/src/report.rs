@@ -202,6 +202,8 @@ async fn execute(run: &ClientRun, report: &mut Report) {
     config.manual = run.manual.clone();
     config.transport = Some(run.transport);
     config.handshake_timeout = run.timeout;
+    // The report is our stdout; a plugin's prints go to stderr.
+    config.stdout = plugin_core::StdioSink::Stderr;
     let kv = match KvClient::launch(config).await {
         Ok(kv) => kv,
         Err(KvError::Host(e)) => {

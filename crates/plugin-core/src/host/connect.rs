@@ -219,6 +219,10 @@ pub(crate) async fn forward_stdio(
                 let text = String::from_utf8_lossy(&data.data);
                 tracing::debug!(plugin = %name, channel = data.channel, "stdio: {}", text.trim_end());
             }
+            StdioSink::Stderr => {
+                use std::io::Write as _;
+                let _ = std::io::stderr().write_all(&data.data);
+            }
             StdioSink::Inherit => {
                 use std::io::Write as _;
                 let _ = if is_stderr {

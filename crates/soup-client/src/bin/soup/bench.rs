@@ -83,6 +83,8 @@ fn config(conn: &ConnArgs) -> anyhow::Result<LaunchConfig> {
     cfg.manual = conn.manual()?;
     cfg.transport = conn.transport;
     cfg.handshake_timeout = Duration::from_secs_f64(conn.timeout);
+    // The bench report is our stdout; a plugin's prints go to stderr.
+    cfg.stdout = plugin_core::StdioSink::Stderr;
     Ok(cfg)
 }
 

@@ -128,6 +128,7 @@ async fn launch(conn: &ConnArgs) -> anyhow::Result<KvClient> {
             other => other,
         };
         config.manual = conn.manual()?;
+        config.stdout = plugin_core::StdioSink::Stderr;
         let plugin = plugin_core::PluginClient::attach(config)
             .await
             .with_context(|| format!("attaching to the plugin at {address}"))?;
@@ -139,6 +140,8 @@ async fn launch(conn: &ConnArgs) -> anyhow::Result<KvClient> {
     config.manual = conn.manual()?;
     config.transport = conn.transport;
     config.handshake_timeout = std::time::Duration::from_secs_f64(conn.timeout);
+    // Our stdout is the value or the probe report; a plugin's prints go to stderr.
+    config.stdout = plugin_core::StdioSink::Stderr;
     let kv = KvClient::launch(config)
         .await
         .with_context(|| format!("launching plugin `{}`", conn.command.join(" ")))?;
