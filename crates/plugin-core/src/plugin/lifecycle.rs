@@ -19,6 +19,19 @@ pub enum ServeOutcome {
     Terminated,
 }
 
+static HOST_PID: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
+/// Records the parent process as the host, once, as early as the plugin can: at the
+/// start of `run_plugin`/`serve`. Later calls keep the first value.
+pub(crate) fn note_host_pid() -> i32 {
+    // SAFETY: getppid has no preconditions.
+    *HOST_PID.get_or_init(|| unsafe { libc::getppid() })
+}
+
+fn host_pid() -> i32 {
+    note_host_pid()
+}
+
 /// What the plugin watches besides Shutdown.
 pub(crate) struct Watch {
     /// Debug mode: Ctrl-C stops, no host to follow.
@@ -87,8 +100,9 @@ pub(crate) fn spawn_stop_watchers(
         });
     }
     if config.exit_with_host && !config.debug {
-        // SAFETY: getppid has no preconditions.
-        let parent = unsafe { libc::getppid() };
+        // The parent as first seen (the host that started us): a host that dies while we
+        // still generate keys or bind must not leave us following its successor.
+        let parent = host_pid();
         if parent > 1 {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(100));

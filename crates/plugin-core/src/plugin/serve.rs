@@ -174,6 +174,7 @@ pub async fn serve_with(
     config: ServeConfig,
     build: impl FnOnce(&PluginContext) -> Routes,
 ) -> Result<ServeOutcome, ServeError> {
+    super::lifecycle::note_host_pid();
     if config.debug.is_none()
         && std::env::var(&config.cookie.key).ok().as_deref() != Some(config.cookie.value.as_str())
     {
@@ -448,6 +449,7 @@ pub fn run_plugin_with(
     config: ServeConfig,
     build: impl FnOnce(&PluginContext) -> Routes,
 ) -> std::process::ExitCode {
+    super::lifecycle::note_host_pid();
     crate::hclog::init(module);
     // One thread: a plugin serves one host, and a single-threaded runtime halves Get
     // latency (no cross-thread wake-ups); blocking work goes to spawn_blocking.
