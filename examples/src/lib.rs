@@ -8,10 +8,11 @@
 //! | `examples/grpc` | [`grpc`] + [`kv`] | `grpc-plugin`, `grpc-host` |
 //! | `examples/streaming` | [`streaming`] | `streaming-plugin`, `streaming-host` |
 //! | `examples/negotiated` (gRPC, version 3) | [`negotiated`] + [`kv`] | `negotiated-plugin`, `negotiated-host` |
+//! | `examples/bidirectional` (GRPCBroker) | [`bidirectional`] | `bidirectional-plugin`, `bidirectional-host` |
 //!
 //! Design: an example module holds what the Go original's `shared` package does (the
 //! handshake, the service, the host's calls); [`host`] holds what every host binary does
-//! (the `--tls auto|off` flag, launching the plugin the way the Go host finds it, shutting
+//! (the `--tls auto|off` and `--multiplex` flags, launching the plugin the way the Go host finds it, shutting
 //! it down); protos live in `proto/<example>/` and are generated into [`proto`].
 //!
 //! ```
@@ -26,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bidirectional;
 pub mod grpc;
 pub mod host;
 pub mod kv;

@@ -10,3 +10,11 @@ pub use kv_proto as kv;
 pub mod streaming {
     include!(concat!(env!("OUT_DIR"), "/streaming/proto.rs"));
 }
+
+/// go-plugin's `examples/bidirectional` contract (`proto/bidirectional/counter.proto`):
+/// `proto.Counter`, served by the plugin, and `proto.AddHelper`, served by the host
+/// through the GRPCBroker.
+#[allow(missing_docs, clippy::all)]
+pub mod bidirectional {
+    include!(concat!(env!("OUT_DIR"), "/bidirectional/proto.rs"));
+}

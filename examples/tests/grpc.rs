@@ -2,31 +2,27 @@
 
 mod common;
 
-use common::{Sandbox, TLS_MODES, using_plugin_line};
+use common::{Sandbox, assert_logged, host_modes, using_plugin_line, with_flags};
 
 const HOST: &str = env!("CARGO_BIN_EXE_grpc-host");
 const PLUGIN: &str = env!("CARGO_BIN_EXE_grpc-plugin");
 
 #[test]
-fn put_then_get_round_trips_through_the_plugins_file_in_both_tls_modes() {
-    for (tls, tls_logged) in TLS_MODES {
+fn put_then_get_round_trips_through_the_plugins_file_in_every_tls_and_mux_mode() {
+    for (flags, logged) in host_modes() {
         let sandbox = Sandbox::new();
         // Run through `sh -c` as go-plugin's host does: a shell word list works.
         let plugin = format!("exec '{PLUGIN}'");
         let env = [("KV_PROTO", "grpc"), ("KV_PLUGIN", plugin.as_str())];
-        let put = sandbox.run(HOST, &["--tls", tls, "put", "hello", "world"], &env);
+        let put = sandbox.run(HOST, &with_flags(&flags, &["put", "hello", "world"]), &env);
         assert_eq!((put.code, put.stdout.as_str()), (Some(0), ""), "{put:?}");
-        assert!(
-            using_plugin_line(&put.stderr).contains(tls_logged),
-            "{}",
-            put.stderr
-        );
+        assert_logged(&put.stderr, &logged);
         assert_eq!(
             sandbox.read("kv_hello"),
             "world\n\nWritten from plugin-rust-grpc"
         );
 
-        let get = sandbox.run(HOST, &["--tls", tls, "get", "hello"], &env);
+        let get = sandbox.run(HOST, &with_flags(&flags, &["get", "hello"]), &env);
         assert_eq!(get.code, Some(0), "{get:?}");
         assert_eq!(get.stdout, "world\n\nWritten from plugin-rust-grpc\n");
     }
@@ -50,12 +46,25 @@ fn tls_mode_comes_from_the_environment_too() {
 }
 
 #[test]
+fn multiplexing_comes_from_the_environment_too() {
+    let sandbox = Sandbox::new();
+    let env = [
+        ("KV_PROTO", "grpc"),
+        ("KV_PLUGIN", PLUGIN),
+        ("SOUP_EXAMPLES_MULTIPLEX", "1"),
+    ];
+    let put = sandbox.run(HOST, &["put", "k", "v"], &env);
+    assert_eq!(put.code, Some(0), "{put:?}");
+    assert_logged(&put.stderr, &["\"multiplexed\":true", "\"tls\":false"]);
+}
+
+#[test]
 fn host_defaults_to_plaintext_like_go_plugins_example_host() {
     let sandbox = Sandbox::new();
     let env = [("KV_PROTO", "grpc"), ("KV_PLUGIN", PLUGIN)];
     let put = sandbox.run(HOST, &["put", "k", "v"], &env);
     assert_eq!(put.code, Some(0), "{put:?}");
-    assert!(using_plugin_line(&put.stderr).contains("\"tls\":false"));
+    assert_logged(&put.stderr, &["\"tls\":false", "\"multiplexed\":false"]);
 }
 
 #[test]

@@ -3,30 +3,27 @@
 
 mod common;
 
-use common::{Sandbox, TLS_MODES, using_plugin_line};
+use common::{Sandbox, assert_logged, host_modes, with_flags};
 
 const HOST: &str = env!("CARGO_BIN_EXE_negotiated-host");
 const PLUGIN: &str = env!("CARGO_BIN_EXE_negotiated-plugin");
 
 #[test]
-fn version_3_writes_and_reads_with_its_texts_in_both_tls_modes() {
-    for (tls, tls_logged) in TLS_MODES {
+fn version_3_writes_and_reads_with_its_texts_in_every_tls_and_mux_mode() {
+    for (flags, logged) in host_modes() {
         let sandbox = Sandbox::new();
         sandbox.install_plugin("kv-plugin", PLUGIN);
         let env = [("KV_PROTO", "grpc")];
-        let put = sandbox.run(HOST, &["--tls", tls, "put", "hello", "world"], &env);
+        let put = sandbox.run(HOST, &with_flags(&flags, &["put", "hello", "world"]), &env);
         assert_eq!((put.code, put.stdout.as_str()), (Some(0), ""), "{put:?}");
-        let line = using_plugin_line(&put.stderr);
-        assert!(
-            line.contains(tls_logged) && line.contains("\"version\":3"),
-            "{line}"
-        );
+        assert_logged(&put.stderr, &logged);
+        assert_logged(&put.stderr, &["\"version\":3"]);
         assert_eq!(
             sandbox.read("kv_hello"),
             "world\n\nWritten from plugin version 3\n"
         );
 
-        let get = sandbox.run(HOST, &["--tls", tls, "get", "hello"], &env);
+        let get = sandbox.run(HOST, &with_flags(&flags, &["get", "hello"]), &env);
         assert_eq!(get.code, Some(0), "{get:?}");
         assert_eq!(
             get.stdout,

@@ -2,20 +2,20 @@
 
 mod common;
 
-use common::{Sandbox, TLS_MODES, using_plugin_line};
+use common::{Sandbox, assert_logged, host_modes, with_flags};
 
 const HOST: &str = env!("CARGO_BIN_EXE_streaming-host");
 const PLUGIN: &str = env!("CARGO_BIN_EXE_streaming-plugin");
 
 #[test]
-fn writes_the_file_through_the_plugin_and_reads_it_back_in_both_tls_modes() {
-    for (tls, tls_logged) in TLS_MODES {
+fn writes_the_file_through_the_plugin_and_reads_it_back_in_every_tls_and_mux_mode() {
+    for (flags, logged) in host_modes() {
         let sandbox = Sandbox::new();
         sandbox.install_plugin("plugin/streamer", PLUGIN);
-        let run = sandbox.run(HOST, &["--tls", tls, "myfile"], &[]);
+        let run = sandbox.run(HOST, &with_flags(&flags, &["myfile"]), &[]);
         assert_eq!((run.code, run.stdout.as_str()), (Some(0), ""), "{run:?}");
         assert_eq!(sandbox.read("myfile"), "Lorem ipsum dolor sit amet");
-        assert!(using_plugin_line(&run.stderr).contains(tls_logged));
+        assert_logged(&run.stderr, &logged);
         let received = run
             .stderr
             .lines()

@@ -1,9 +1,10 @@
 //! `cargo xtask examples`: go-plugin's own examples, Go originals against our Rust ports.
 //!
 //! Builds the Go example binaries from the published module (`go build` in `go/`, whose
-//! go.mod keeps them as `tool`s) into `target/go-examples/` and the Rust ports
+//! go.mod keeps them as `tool`s) and our Go hosts of the multiplexing cells
+//! (`go/cmd/example-hosts/*`) into `target/go-examples/` and the Rust ports
 //! (`cargo build --release -p go-plugin-examples`), then runs every cell of
-//! `xtask/examples.toml` (example × host × plugin × TLS) one after another, each in a
+//! `xtask/examples.toml` (example × host × plugin × multiplexing × TLS) one after another, each in a
 //! fresh temporary directory with every process reaped. Outputs: the table on stdout,
 //! `docs/go-plugin-examples.md` and `target/examples/report.json` (a filtered run writes
 //! `target/examples/partial/report.json` only), the commands, outputs and handshake lines
@@ -26,7 +27,9 @@ use duct::cmd;
 use serde_json::{Value, json};
 
 use crate::project_root;
-use spec::{Cell, ExamplesSpec, Expectation, Filters, PluginLocation, go_binary_name};
+use spec::{
+    Cell, ExamplesSpec, Expectation, Filters, PluginLocation, go_binary_name, go_import_path,
+};
 
 /// Flags of `cargo xtask examples`.
 #[derive(Args, Debug, Default)]
@@ -40,9 +43,12 @@ pub struct ExamplesArgs {
     /// Plugin languages: go, rust.
     #[arg(long, value_delimiter = ',')]
     pub plugin: Vec<String>,
-    /// TLS modes: auto, off (Rust hosts), default (the Go hosts' own).
+    /// TLS modes: auto, off (Rust hosts, our Go hosts), default (go-plugin's Go hosts' own).
     #[arg(long, value_delimiter = ',')]
     pub tls: Vec<String>,
+    /// gRPC broker multiplexing: on, off.
+    #[arg(long, value_delimiter = ',')]
+    pub mux: Vec<String>,
     /// Override the per-step time limit (seconds).
     #[arg(long)]
     pub time_limit: Option<u64>,
@@ -137,6 +143,7 @@ pub fn run(args: &ExamplesArgs) -> Result<()> {
         host: args.host.clone(),
         plugin: args.plugin.clone(),
         tls: args.tls.clone(),
+        mux: args.mux.clone(),
     };
     let cells = spec.expand(&filters)?;
     if cells.is_empty() {
@@ -147,11 +154,10 @@ pub fn run(args: &ExamplesArgs) -> Result<()> {
     }
     for c in &cells {
         let ex = &spec.examples[c.example];
-        for (lang, go, rust) in [
-            (&c.host, &ex.go_host, &ex.rust_host),
-            (&c.plugin, &ex.go_plugin, &ex.rust_plugin),
+        for bin in [
+            cell::host_binary(&root, ex, c),
+            cell::plugin_binary(&root, ex, &c.plugin),
         ] {
-            let bin = cell::binary(&root, lang, go, rust);
             if !bin.exists() {
                 bail!(
                     "{} is missing: run `cargo xtask examples` without --no-build",
@@ -258,8 +264,9 @@ pub fn run(args: &ExamplesArgs) -> Result<()> {
     Ok(())
 }
 
-/// Builds the Go originals (skipped when go.mod, go.sum, the Go version and the package
-/// list are unchanged and the binaries exist) and the Rust ports.
+/// Builds the Go originals and our Go hosts (skipped when go.mod, go.sum, our hosts'
+/// sources, the Go version and the package list are unchanged and the binaries exist) and
+/// the Rust ports.
 fn build(root: &Path, spec: &ExamplesSpec) -> Result<()> {
     let go = crate::peers::require_tool(
         "go",
@@ -269,7 +276,7 @@ fn build(root: &Path, spec: &ExamplesSpec) -> Result<()> {
     let packages: BTreeSet<&String> = spec
         .examples
         .iter()
-        .flat_map(|e| [&e.go_host, &e.go_plugin])
+        .flat_map(|e| [&e.go_host, &e.go_mux_host, &e.go_plugin])
         .collect();
     let out = root.join("target/go-examples");
     let version = cmd!(&go, "version").read().context("`go version` failed")?;
@@ -277,7 +284,12 @@ fn build(root: &Path, spec: &ExamplesSpec) -> Result<()> {
     let stamp = crate::peers::Stamp::new(
         root,
         "go-examples",
-        &[&module.join("go.mod"), &module.join("go.sum")],
+        &[
+            &module.join("go.mod"),
+            &module.join("go.sum"),
+            &module.join("cmd/example-hosts"),
+            &module.join("internal/examplehost"),
+        ],
         &format!("{version}\n{}", listed.join("\n")),
     )?;
     let all_there = packages
@@ -287,14 +299,14 @@ fn build(root: &Path, spec: &ExamplesSpec) -> Result<()> {
         eprintln!("examples: go: up to date ({})", out.display());
     } else {
         for package in &packages {
-            let full = format!("github.com/hashicorp/go-plugin/{package}");
+            let full = go_import_path(package);
             let bin = out.join(go_binary_name(package));
             eprintln!("examples: go build -o {} {full}", bin.display());
             cmd!(&go, "build", "-o", &bin, &full)
                 .dir(&module)
                 .run()
                 .with_context(|| {
-                    format!("`go build` of {full} failed (is it a `tool` in go/go.mod?)")
+                    format!("`go build` of {full} failed (a go-plugin package must be a `tool` in go/go.mod)")
                 })?;
         }
         stamp.write()?;
@@ -328,9 +340,15 @@ fn install_tap(out_dir: &Path) -> Result<PathBuf> {
 
 /// Inherited variables that would change what a host or plugin does.
 fn scrubbed_variables(spec: &ExamplesSpec) -> Vec<String> {
-    let mut names: BTreeSet<String> = ["BASIC_PLUGIN", "RUST_LOG", "KV_PROTO", TLS_ENV]
-        .map(String::from)
-        .into();
+    let mut names: BTreeSet<String> = [
+        "BASIC_PLUGIN",
+        "RUST_LOG",
+        "KV_PROTO",
+        TLS_ENV,
+        MULTIPLEX_ENV,
+    ]
+    .map(String::from)
+    .into();
     for ex in &spec.examples {
         names.extend(ex.env.keys().cloned());
         if let PluginLocation::Env(var) = &ex.plugin {
@@ -345,9 +363,14 @@ fn scrubbed_variables(spec: &ExamplesSpec) -> Vec<String> {
     names.into_iter().collect()
 }
 
-/// The variable our example hosts read for `--tls` (`go_plugin_examples::host::TLS_ENV`;
-/// xtask depends on no protocol crate, so it is named here too).
+/// The variable our example hosts (Rust and Go) read for `--tls` / AutoMTLS
+/// (`go_plugin_examples::host::TLS_ENV`, `examplehost.TLSEnv`; xtask depends on no
+/// protocol crate, so it is named here too).
 pub const TLS_ENV: &str = "SOUP_EXAMPLES_TLS";
+
+/// The variable our example hosts read for `--multiplex` / GRPCBrokerMultiplex
+/// (`go_plugin_examples::host::MULTIPLEX_ENV`, `examplehost.MultiplexEnv`).
+pub const MULTIPLEX_ENV: &str = "SOUP_EXAMPLES_MULTIPLEX";
 
 /// Versions for the docs line: from `go list -m` in go/, `go version`, `rustc -V`, git.
 fn versions(root: &Path) -> Value {

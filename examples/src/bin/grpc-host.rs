@@ -1,6 +1,6 @@
 //! `grpc-host`: go-plugin's `examples/grpc/main.go` in Rust.
 //!
-//! `KV_PROTO=grpc KV_PLUGIN=CMD grpc-host [--tls auto|off] put KEY VALUE | get KEY`:
+//! `KV_PROTO=grpc KV_PLUGIN=CMD grpc-host [--tls auto|off] [--multiplex] put KEY VALUE | get KEY`:
 //! runs `sh -c "$KV_PLUGIN"` as a go-plugin plugin (`BASIC_PLUGIN=hello`, version 1)
 //! and calls its KV service. Like the Go host, errors go to stdout as `error: …` with
 //! exit code 1; `KV_PROTO=netrpc` (go-plugin's net/rpc protocol) is refused, as soup-rpc
@@ -45,8 +45,8 @@ fn main() -> ExitCode {
     }
     let result = host::block_on(host::with_plugin(
         &grpc::plugin_spec(),
-        cli.host.tls,
-        |channel| async move { kv::run(channel, &cli.command).await },
+        &cli.host,
+        |connection| async move { kv::run(connection.channel, &cli.command).await },
     ));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! `negotiated-host`: go-plugin's `examples/negotiated/main.go` in Rust, gRPC only.
 //!
-//! `KV_PROTO=grpc negotiated-host [--tls auto|off] put KEY VALUE | get KEY` runs
+//! `KV_PROTO=grpc negotiated-host [--tls auto|off] [--multiplex] put KEY VALUE | get KEY` runs
 //! `./kv-plugin` from the working directory offering protocol version 3 (gRPC KV).
 //! `KV_PROTO=netrpc` would offer version 2 over go-plugin's net/rpc protocol, which
 //! soup-rpc does not support: the host says so and exits 1. As in the Go host, errors go
@@ -43,8 +43,8 @@ fn main() -> ExitCode {
     }
     let result = host::block_on(host::with_plugin(
         &negotiated::plugin_spec(),
-        cli.host.tls,
-        |channel| async move { kv::run(channel, &cli.command).await },
+        &cli.host,
+        |connection| async move { kv::run(connection.channel, &cli.command).await },
     ));
     match result {
         Ok(()) => ExitCode::SUCCESS,

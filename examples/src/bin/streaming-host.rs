@@ -1,6 +1,6 @@
 //! `streaming-host`: go-plugin's `examples/streaming/main.go` in Rust.
 //!
-//! `streaming-host [--tls auto|off] PATH` runs `./plugin/streamer` from the working
+//! `streaming-host [--tls auto|off] [--multiplex] PATH` runs `./plugin/streamer` from the working
 //! directory, configures PATH and a chunk size of 10, streams "Lorem ipsum dolor sit
 //! amet" to the plugin and reads it back under a 1000-byte message limit, logging
 //! `received N bytes` (hclog JSON, debug) on stderr. Errors go to stderr with exit code 1,
@@ -30,15 +30,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     host::init_logging(
         "streaming-host",
-        "info,streaming_host=debug,plugin_core::plugin_stderr=debug",
+        "info,streaming_host=debug,plugin_core::host::stderr=debug",
     );
     tracing::debug!("launching a client");
     let path = cli.path.clone();
     let result = host::block_on(host::with_plugin(
         &streaming::plugin_spec(),
-        cli.host.tls,
-        |channel| async move {
-            let mut streamer = Streamer::new(channel);
+        &cli.host,
+        |connection| async move {
+            let mut streamer = Streamer::new(connection.channel);
             streamer.configure(&path, CHUNK_SIZE).await?;
             streamer.write(PAYLOAD).await?;
             tracing::debug!("writing finished");

@@ -26,10 +26,13 @@ pub struct Sandbox {
 }
 
 /// Variables the examples read, removed from what the test inherited.
-const SCRUB: [&str; 6] = [
+const SCRUB: [&str; 9] = [
     "KV_PROTO",
     "KV_PLUGIN",
+    "COUNTER_PLUGIN",
     "SOUP_EXAMPLES_TLS",
+    "SOUP_EXAMPLES_MULTIPLEX",
+    "PLUGIN_MULTIPLEX_GRPC",
     "RUST_LOG",
     "BASIC_PLUGIN",
     "PLUGIN_CLIENT_CERT",
@@ -139,6 +142,39 @@ pub fn using_plugin_line(stderr: &str) -> &str {
 
 /// Both modes of `--tls`, with what the `using plugin` line says about each.
 pub const TLS_MODES: [(&str, &str); 2] = [("off", "\"tls\":false"), ("auto", "\"tls\":true")];
+
+/// Without and with `--multiplex`, with what the `using plugin` line says about each.
+pub const MUX_MODES: [(&[&str], &str); 2] = [
+    (&[], "\"multiplexed\":false"),
+    (&["--multiplex"], "\"multiplexed\":true"),
+];
+
+/// Every `--tls` × `--multiplex` combination: the host flags, and the texts the `using
+/// plugin` line must contain.
+pub fn host_modes() -> Vec<(Vec<&'static str>, [&'static str; 2])> {
+    let mut modes = Vec::new();
+    for (tls, tls_logged) in TLS_MODES {
+        for (mux, mux_logged) in MUX_MODES {
+            let mut flags = vec!["--tls", tls];
+            flags.extend_from_slice(mux);
+            modes.push((flags, [tls_logged, mux_logged]));
+        }
+    }
+    modes
+}
+
+/// `flags` then `args`.
+pub fn with_flags<'a>(flags: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
+    flags.iter().chain(args).copied().collect()
+}
+
+/// Asserts that the `using plugin` line contains every text.
+pub fn assert_logged(stderr: &str, texts: &[&str]) {
+    let line = using_plugin_line(stderr);
+    for text in texts {
+        assert!(line.contains(text), "{text} not in {line}");
+    }
+}
 
 pub fn path_of(p: &Path) -> &str {
     p.to_str().unwrap()

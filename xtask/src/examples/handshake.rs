@@ -18,6 +18,9 @@ pub struct Handshake {
     pub protocol: String,
     /// Field 6 decoded: the plugin's AutoMTLS certificate.
     pub certificate: Option<CertInfo>,
+    /// Field 7 as sent: whether the plugin multiplexes gRPC broker connections
+    /// (go-plugin ≥ 1.6 sends it only when the host set `PLUGIN_MULTIPLEX_GRPC`).
+    pub multiplex: Option<String>,
     /// Why the line or its certificate could not be decoded.
     pub decode_error: Option<String>,
 }
@@ -46,6 +49,7 @@ impl Handshake {
             },
             certificate,
             decode_error,
+            multiplex: fields.get(6).map(|f| f.to_string()),
             line,
         }
     }
@@ -84,5 +88,9 @@ mod tests {
             auto.summary()
         );
         assert_eq!(Handshake::parse("1|2|unix|/tmp/p").protocol, "netrpc");
+        assert_eq!(plain.multiplex, None);
+        let mux = Handshake::parse("1|1|unix|/tmp/plugin1|grpc||true\n");
+        assert_eq!(mux.multiplex.as_deref(), Some("true"));
+        assert_eq!(mux.summary(), "unix, v1 grpc, plaintext (no cert)");
     }
 }

@@ -5,16 +5,23 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::spec::{Cell, ExamplesSpec, HOST_DEFAULT_TLS};
+use super::spec::{Cell, ExamplesSpec, HOST_DEFAULT_TLS, go_binary_name};
 use super::{CellResult, RunMeta, Status};
 
 fn language(lang: &str) -> &'static str {
     if lang == "go" { "Go" } else { "Rust" }
 }
 
-/// `Go examples/grpc` or `Rust grpc-host`.
+/// `Go examples/grpc`, `Rust grpc-host`, or for a mux-on Go host what runs there.
 fn program(spec: &ExamplesSpec, cell: &Cell, host: bool) -> String {
     let ex = &spec.examples[cell.example];
+    if host && cell.host == "go" && cell.mux {
+        return format!(
+            "Go: go-plugin's example client code (`{}`) in our main (`go/{}`) with GRPCBrokerMultiplex",
+            ex.go_shared,
+            ex.go_mux_host.trim_start_matches("./")
+        );
+    }
     let (lang, go, rust) = if host {
         (&cell.host, &ex.go_host, &ex.rust_host)
     } else {
@@ -22,6 +29,55 @@ fn program(spec: &ExamplesSpec, cell: &Cell, host: bool) -> String {
     };
     let name = if lang == "go" { go } else { rust };
     format!("{} `{name}`", language(lang))
+}
+
+/// The host's own name for the stdout table.
+fn host_short(spec: &ExamplesSpec, cell: &Cell) -> String {
+    let ex = &spec.examples[cell.example];
+    match cell.host.as_str() {
+        "go" => format!("go:{}", go_binary_name(ex.go_host_for(cell.mux))),
+        _ => "rust".into(),
+    }
+}
+
+/// `on/true`: the cell's setting and the plugin's handshake field 7 (`-`: absent; `?`:
+/// no handshake).
+fn mux_short(r: &CellResult<'_>) -> String {
+    let field = r
+        .run
+        .steps
+        .iter()
+        .find_map(|s| s.handshake.as_ref())
+        .map_or("?", |h| h.multiplex.as_deref().unwrap_or("-"));
+    format!("{}/{field}", r.cell.mux_label())
+}
+
+/// What the cell asked and what the plugin answered, e.g. `on: asked, field 7 true`;
+/// from the first step that started a plugin.
+fn mux_label(r: &CellResult<'_>) -> String {
+    let step = r
+        .run
+        .steps
+        .iter()
+        .find(|s| s.host_request.is_some() || s.handshake.is_some());
+    let Some(step) = step else {
+        return format!("{} (no plugin started)", r.cell.mux_label());
+    };
+    let asked = match &step.host_request {
+        Some(req) => match &req.multiplex_grpc {
+            Some(v) => format!("PLUGIN_MULTIPLEX_GRPC={v}"),
+            None => "not asked".into(),
+        },
+        None => "request not recorded".into(),
+    };
+    let answered = match step.handshake.as_ref() {
+        None => "no handshake".into(),
+        Some(h) => match &h.multiplex {
+            Some(f) => format!("field 7 `{f}`"),
+            None => "no field 7".into(),
+        },
+    };
+    format!("{}: {asked}, {answered}", r.cell.mux_label())
 }
 
 fn tls_label(tls: &str) -> &str {
@@ -85,10 +141,11 @@ pub fn text(spec: &ExamplesSpec, results: &[CellResult<'_>]) -> String {
     for r in results {
         let _ = writeln!(
             out,
-            "{:<18} {:<4} → {:<4} {:<7} {:<48} {}",
+            "{:<18} {:<30} → {:<4} mux {:<8} {:<7} {:<48} {}",
             spec.examples[r.cell.example].name,
-            r.cell.host,
+            host_short(spec, &r.cell),
             r.cell.plugin,
+            mux_short(r),
             r.cell.tls,
             handshake_label(r),
             result_label(r)
@@ -109,28 +166,46 @@ pub fn markdown(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMeta)
     let _ = writeln!(
         out,
         "go-plugin's own examples, each run by its Go host against our Rust plugin and by our \
-         Rust host against its Go plugin, with Rust ↔ Rust and Go ↔ Go as reference rows. Every \
-         cell ran real processes in a fresh temporary directory: the example's steps (put then \
-         get, or write then read), their output and files checked (`xtask/examples.toml`). The \
-         handshake column is the plugin's handshake line as recorded between host and plugin. \
-         Which binary ports which example: `examples/README.md`.\n"
+         Rust host against its Go plugin, with Rust ↔ Rust and Go ↔ Go as reference rows, \
+         without and with gRPC broker multiplexing (go-plugin's `GRPCBrokerMultiplex`, \
+         `PLUGIN_MULTIPLEX_GRPC`). Every cell ran real processes in a fresh temporary \
+         directory: the example's steps (put then get, or write then read), their output and \
+         files checked (`xtask/examples.toml`). Which binary ports which example: \
+         `examples/README.md`.\n"
+    );
+    let _ = writeln!(
+        out,
+        "- **host**: mux off, the Go host is the example's own `main.go` (it sets neither \
+         AutoMTLS nor multiplexing: TLS \"host's own\"); go-plugin's example main.go files \
+         cannot turn multiplexing on, so the mux-on cells' Go host is go-plugin's example \
+         client code (the example's published `shared` package) in our main with \
+         GRPCBrokerMultiplex (`go/cmd/example-hosts/`, AutoMTLS from `SOUP_EXAMPLES_TLS`). Our \
+         Rust hosts take `--tls auto|off` and `--multiplex`.\n\
+         - **mux**: the cell's setting, then what the plugin's environment held (recorded \
+         between host and plugin: did the host ask?) and handshake field 7 (did the plugin \
+         agree?); a mux-on cell needs `PLUGIN_MULTIPLEX_GRPC=true` and field 7 `true`, a \
+         mux-off cell neither.\n\
+         - **handshake showed**: the plugin's handshake line as recorded between host and \
+         plugin (network, version, protocol, and the certificate's key type as xtask decodes \
+         field 6).\n"
     );
     let _ = writeln!(out, "Generated by `{}` on {}.\n", meta.command, meta.date);
     let _ = writeln!(out, "Versions: {}.\n", meta.versions_line());
     let _ = writeln!(out, "**{}**\n", summary(results));
     let _ = writeln!(
         out,
-        "| example | host | plugin | TLS | handshake showed | result |"
+        "| example | host | plugin | mux | TLS | handshake showed | result |"
     );
-    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- |");
+    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |");
     for r in results {
         let ex = &spec.examples[r.cell.example];
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             ex.name,
             program(spec, &r.cell, true),
             program(spec, &r.cell, false),
+            md(&mux_label(r)),
             tls_label(&r.cell.tls),
             handshake_label(r),
             md(&result_label(r))
@@ -144,8 +219,15 @@ pub fn markdown(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMeta)
             .map_or(String::new(), |n| format!(": {n}"));
         let _ = writeln!(
             out,
-            "- **{}**: go-plugin `{}`{note}; Go `{}` / `{}`, Rust `{}` / `{}`.",
-            ex.name, ex.upstream, ex.go_host, ex.go_plugin, ex.rust_host, ex.rust_plugin
+            "- **{}**: go-plugin `{}`{note}; Go `{}` / `{}` (mux on: `{}` in `go/{}`), Rust `{}` / `{}`.",
+            ex.name,
+            ex.upstream,
+            ex.go_host,
+            ex.go_plugin,
+            ex.go_shared,
+            ex.go_mux_host.trim_start_matches("./"),
+            ex.rust_host,
+            ex.rust_plugin
         );
     }
     let _ = writeln!(out, "\n## Failures\n");
@@ -158,10 +240,11 @@ pub fn markdown(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMeta)
         let step = &r.run.steps[f.step];
         let _ = writeln!(
             out,
-            "### {}: {} → {} ({})\n",
+            "### {}: {} → {} (mux {}, TLS {})\n",
             spec.examples[r.cell.example].name,
             program(spec, &r.cell, true),
             program(spec, &r.cell, false),
+            r.cell.mux_label(),
             tls_label(&r.cell.tls)
         );
         match (r.status, r.expectation) {
@@ -180,10 +263,11 @@ pub fn markdown(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMeta)
             }
         }
         let _ = writeln!(out, "cause: `{}`\n", f.short.replace('`', "'"));
+        let command: Vec<String> = step.env.iter().chain(&step.argv).cloned().collect();
         let _ = writeln!(
             out,
             "~~~~text\n$ {}",
-            relative(&crate::matrix::runner::shell_words(&step.argv))
+            relative(&crate::matrix::runner::shell_words(&command))
         );
         for line in step.stdout.lines() {
             let _ = writeln!(out, "{line}");
@@ -213,9 +297,10 @@ pub fn report_json(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMe
                 "id": r.id,
                 "example": ex.name,
                 "upstream": ex.upstream,
-                "host": {"language": r.cell.host, "program": if r.cell.host == "go" { &ex.go_host } else { &ex.rust_host }},
+                "host": {"language": r.cell.host, "program": if r.cell.host == "go" { ex.go_host_for(r.cell.mux) } else { &ex.rust_host }},
                 "plugin": {"language": r.cell.plugin, "program": if r.cell.plugin == "go" { &ex.go_plugin } else { &ex.rust_plugin }},
                 "tls": r.cell.tls,
+                "mux": r.cell.mux,
                 "status": r.status.as_str(),
                 "unexpected": r.status.is_unexpected(),
                 "cause": r.run.failure.as_ref().map(|f| &f.short),
@@ -223,6 +308,7 @@ pub fn report_json(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMe
                 "wall_ms": r.run.wall_ms,
                 "steps": r.run.steps.iter().map(|s| json!({
                     "argv": s.argv,
+                    "env": s.env,
                     "exit_code": s.exit_code,
                     "signal": s.signal,
                     "timed_out": s.timed_out,
@@ -231,6 +317,7 @@ pub fn report_json(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMe
                     "stderr_tail": tail(&s.stderr, 20),
                     "leftover_processes": s.leftover_processes,
                     "handshake": s.handshake,
+                    "host_request": s.host_request,
                     "problem": s.problem,
                 })).collect::<Vec<_>>(),
                 "records": format!("target/examples/cells/{}", r.id),

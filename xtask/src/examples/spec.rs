@@ -1,5 +1,5 @@
 //! The examples as data: `xtask/examples.toml` parsed and expanded into cells
-//! (example × host × plugin × TLS), with each cell's expectation. Pure: no process, no
+//! (example × host × plugin × multiplexing × TLS), with each cell's expectation. Pure: no process, no
 //! file system, so it is unit-tested.
 
 use std::collections::BTreeMap;
@@ -15,6 +15,8 @@ pub struct ExamplesSpec {
     pub step_time_limit_secs: u64,
     /// Modes a Rust host is run with, unless an example narrows them.
     pub rust_host_tls: Vec<String>,
+    /// Modes our Go example hosts (the multiplexing cells' Go hosts) are run with.
+    pub go_mux_host_tls: Vec<String>,
     /// The examples, in table order.
     #[serde(rename = "example")]
     pub examples: Vec<Example>,
@@ -30,8 +32,13 @@ pub struct Example {
     pub upstream: String,
     /// What this row runs, when the name does not say it.
     pub note: Option<String>,
-    /// Go host package (below `github.com/hashicorp/go-plugin/`).
+    /// Go host package (below `github.com/hashicorp/go-plugin/`): the mux-off cells'.
     pub go_host: String,
+    /// Our Go host of the mux-on cells (a package of our module, `./cmd/...` in `go/`):
+    /// the example's published client code in a main that sets GRPCBrokerMultiplex.
+    pub go_mux_host: String,
+    /// The published package `go_mux_host` takes the example's client code from.
+    pub go_shared: String,
     /// Go plugin package.
     pub go_plugin: String,
     /// Rust host binary of `go-plugin-examples`.
@@ -95,6 +102,8 @@ pub struct Expectation {
     pub plugin: Option<String>,
     /// TLS mode (`auto`, `off`, `default`).
     pub tls: Option<String>,
+    /// Multiplexing.
+    pub mux: Option<bool>,
     /// Text the failing step's output must contain.
     pub fails_with: String,
     /// Why, for the docs.
@@ -107,7 +116,8 @@ pub const LANGUAGES: [&str; 2] = ["go", "rust"];
 /// A Go example host's TLS: whatever it does by itself (no AutoMTLS configured).
 pub const HOST_DEFAULT_TLS: &str = "default";
 
-/// One example run by one host against one plugin in one TLS mode.
+/// One example run by one host against one plugin with or without multiplexing in one
+/// TLS mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     /// Index into [`ExamplesSpec::examples`].
@@ -116,17 +126,28 @@ pub struct Cell {
     pub host: String,
     /// `go` or `rust`.
     pub plugin: String,
-    /// `auto`, `off` (Rust host) or `default` (Go host).
+    /// The host asks for gRPC broker multiplexing (`PLUGIN_MULTIPLEX_GRPC`).
+    pub mux: bool,
+    /// `auto`, `off` (Rust host, our Go host) or `default` (go-plugin's Go host).
     pub tls: String,
 }
 
 impl Cell {
-    /// File-name-safe id, e.g. `grpc-go-rust-default`.
+    /// File-name-safe id, e.g. `grpc-go-rust-default`, `grpc-go-rust-auto-mux`.
     pub fn id(&self, spec: &ExamplesSpec) -> String {
         format!(
-            "{}-{}-{}-{}",
-            spec.examples[self.example].name, self.host, self.plugin, self.tls
+            "{}-{}-{}-{}{}",
+            spec.examples[self.example].name,
+            self.host,
+            self.plugin,
+            self.tls,
+            if self.mux { "-mux" } else { "" }
         )
+    }
+
+    /// `off` or `on`.
+    pub fn mux_label(&self) -> &'static str {
+        if self.mux { "on" } else { "off" }
     }
 
     /// Whether a Rust host or plugin is in it (a Go↔Go cell is a reference row).
@@ -144,8 +165,10 @@ pub struct Filters {
     pub host: Vec<String>,
     /// Plugin languages.
     pub plugin: Vec<String>,
-    /// TLS modes (`default` = the Go hosts' cells).
+    /// TLS modes (`default` = the cells of go-plugin's Go hosts).
     pub tls: Vec<String>,
+    /// Multiplexing: `on`, `off`.
+    pub mux: Vec<String>,
 }
 
 impl Filters {
@@ -155,6 +178,7 @@ impl Filters {
             && self.host.is_empty()
             && self.plugin.is_empty()
             && self.tls.is_empty()
+            && self.mux.is_empty()
     }
 }
 
@@ -178,17 +202,30 @@ impl ExamplesSpec {
                     );
                 }
             }
+            if !ex.go_mux_host.starts_with("./") {
+                bail!(
+                    "example {}: go_mux_host {:?} is not a package of our module (./cmd/...)",
+                    ex.name,
+                    ex.go_mux_host
+                );
+            }
             for lang in ex.plugin_vars.keys() {
                 if !LANGUAGES.contains(&lang.as_str()) {
                     bail!("example {}: plugin_vars.{lang}: not a language", ex.name);
                 }
             }
         }
+        for tls in &spec.go_mux_host_tls {
+            if tls != "auto" && tls != "off" {
+                bail!("go_mux_host_tls: {tls:?} is not auto or off");
+            }
+        }
         Ok(spec)
     }
 
-    /// Every cell, in table order: per example go→rust, rust→go, rust→rust, go→go; a Rust
-    /// host once per TLS mode.
+    /// Every cell, in table order: per example go→rust, rust→go, rust→rust, go→go, each
+    /// without then with multiplexing; a Rust host once per TLS mode, go-plugin's Go host
+    /// (mux off) once, our Go host (mux on) once per `go_mux_host_tls` mode.
     pub fn expand(&self, filters: &Filters) -> Result<Vec<Cell>> {
         for name in &filters.example {
             if !self.examples.iter().any(|e| &e.name == name) {
@@ -207,24 +244,30 @@ impl ExamplesSpec {
                 continue;
             }
             for (host, plugin) in pairs {
-                let modes: Vec<String> = if host == "rust" {
-                    ex.rust_host_tls
-                        .clone()
-                        .unwrap_or_else(|| self.rust_host_tls.clone())
-                } else {
-                    vec![HOST_DEFAULT_TLS.to_string()]
-                };
-                for tls in modes {
-                    if admits(&filters.host, host)
-                        && admits(&filters.plugin, plugin)
-                        && admits(&filters.tls, &tls)
-                    {
-                        cells.push(Cell {
+                for mux in [false, true] {
+                    let modes: Vec<String> = match (host, mux) {
+                        ("rust", _) => ex
+                            .rust_host_tls
+                            .clone()
+                            .unwrap_or_else(|| self.rust_host_tls.clone()),
+                        (_, false) => vec![HOST_DEFAULT_TLS.to_string()],
+                        (_, true) => self.go_mux_host_tls.clone(),
+                    };
+                    for tls in modes {
+                        let cell = Cell {
                             example: i,
                             host: host.into(),
                             plugin: plugin.into(),
+                            mux,
                             tls,
-                        });
+                        };
+                        if admits(&filters.host, host)
+                            && admits(&filters.plugin, plugin)
+                            && admits(&filters.tls, &cell.tls)
+                            && admits(&filters.mux, cell.mux_label())
+                        {
+                            cells.push(cell);
+                        }
                     }
                 }
             }
@@ -239,11 +282,21 @@ impl ExamplesSpec {
             matches(&e.host, &cell.host)
                 && matches(&e.plugin, &cell.plugin)
                 && matches(&e.tls, &cell.tls)
+                && e.mux.is_none_or(|m| m == cell.mux)
         })
     }
 }
 
 impl Example {
+    /// The Go host a cell runs: go-plugin's (mux off) or ours (mux on).
+    pub fn go_host_for(&self, mux: bool) -> &str {
+        if mux {
+            &self.go_mux_host
+        } else {
+            &self.go_host
+        }
+    }
+
     /// `text` with `{name}` replaced by the plugin language's variables.
     pub fn substitute(&self, plugin: &str, text: &str) -> String {
         let mut out = text.to_string();
@@ -256,10 +309,23 @@ impl Example {
     }
 }
 
-/// The binary name of a Go package below `github.com/hashicorp/go-plugin/`:
-/// `examples/grpc/plugin-go-grpc` → `grpc-plugin-go-grpc`.
+/// The binary name of a Go package below `github.com/hashicorp/go-plugin/`
+/// (`examples/grpc/plugin-go-grpc` → `grpc-plugin-go-grpc`) or of our module
+/// (`./cmd/example-hosts/grpc` → `example-hosts-grpc`).
 pub fn go_binary_name(package: &str) -> String {
-    package.trim_start_matches("examples/").replace('/', "-")
+    match package.strip_prefix("./") {
+        Some(ours) => ours.trim_start_matches("cmd/").replace('/', "-"),
+        None => package.trim_start_matches("examples/").replace('/', "-"),
+    }
+}
+
+/// The import path `go build` takes for a package of [`Example`].
+pub fn go_import_path(package: &str) -> String {
+    if package.starts_with("./") {
+        package.to_string()
+    } else {
+        format!("github.com/hashicorp/go-plugin/{package}")
+    }
 }
 
 #[cfg(test)]
@@ -288,14 +354,48 @@ mod tests {
             ids,
             [
                 "grpc-go-rust-default",
+                "grpc-go-rust-auto-mux",
+                "grpc-go-rust-off-mux",
                 "grpc-rust-go-auto",
                 "grpc-rust-go-off",
+                "grpc-rust-go-auto-mux",
+                "grpc-rust-go-off-mux",
                 "grpc-rust-rust-auto",
                 "grpc-rust-rust-off",
+                "grpc-rust-rust-auto-mux",
+                "grpc-rust-rust-off-mux",
                 "grpc-go-go-default",
+                "grpc-go-go-auto-mux",
+                "grpc-go-go-off-mux",
             ]
         );
-        assert!(!cells[5].has_rust_side());
+        assert!(!cells[13].has_rust_side());
+        let grpc = &spec.examples[cells[0].example];
+        assert_eq!(grpc.go_host_for(false), "examples/grpc");
+        assert_eq!(grpc.go_host_for(true), "./cmd/example-hosts/grpc");
+    }
+
+    #[test]
+    fn the_mux_filter_selects_cells_by_on_and_off() {
+        let spec = spec();
+        let on = spec
+            .expand(&Filters {
+                mux: vec!["on".into()],
+                ..Filters::default()
+            })
+            .unwrap();
+        assert!(!on.is_empty() && on.iter().all(|c| c.mux));
+        let off = spec
+            .expand(&Filters {
+                mux: vec!["off".into()],
+                ..Filters::default()
+            })
+            .unwrap();
+        assert!(!off.is_empty() && off.iter().all(|c| !c.mux));
+        assert_eq!(
+            on.len() + off.len(),
+            spec.expand(&Filters::default()).unwrap().len()
+        );
     }
 
     #[test]
@@ -304,6 +404,7 @@ mod tests {
         let cells = spec.expand(&Filters::default()).unwrap();
         let find = |id: &str| cells.iter().find(|c| c.id(&spec) == id).unwrap();
         assert!(spec.expectation(find("streaming-go-go-default")).is_some());
+        assert!(spec.expectation(find("streaming-go-go-auto-mux")).is_some());
         assert!(
             spec.expectation(find("streaming-go-rust-default"))
                 .is_none()
@@ -324,6 +425,18 @@ mod tests {
         assert_eq!(
             go_binary_name("examples/grpc/plugin-go-grpc"),
             "grpc-plugin-go-grpc"
+        );
+        assert_eq!(
+            go_binary_name("./cmd/example-hosts/grpc"),
+            "example-hosts-grpc"
+        );
+        assert_eq!(
+            go_import_path("examples/grpc"),
+            "github.com/hashicorp/go-plugin/examples/grpc"
+        );
+        assert_eq!(
+            go_import_path("./cmd/example-hosts/grpc"),
+            "./cmd/example-hosts/grpc"
         );
     }
 
