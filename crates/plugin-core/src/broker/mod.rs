@@ -150,6 +150,8 @@ struct Inner {
     outgoing: mpsc::Sender<ConnInfo>,
     outgoing_rx: Mutex<Option<mpsc::Receiver<ConnInfo>>>,
     announced: Mutex<HashMap<u32, watch::Sender<Option<ConnInfo>>>>,
+    /// The timers that forget undialled announcements, by id (aborted when dialled).
+    expiry: Mutex<HashMap<u32, tokio::task::AbortHandle>>,
     tls: Option<BrokerTls>,
     config: BrokerConfig,
     closed: ShutdownSignal,
@@ -179,6 +181,7 @@ impl Broker {
                 outgoing,
                 outgoing_rx: Mutex::new(Some(rx)),
                 announced: Mutex::new(HashMap::new()),
+                expiry: Mutex::new(HashMap::new()),
                 tls,
                 config,
                 closed: ShutdownSignal::default(),
@@ -417,6 +420,9 @@ impl Broker {
             _ = self.inner.closed.wait() => None,
         };
         self.remove_slot(id, &slot);
+        if let Some(timer) = self.inner.expiry.lock().expect("broker lock").remove(&id) {
+            timer.abort();
+        }
         got.ok_or(BrokerError::Closed { id })
     }
 
@@ -463,12 +469,21 @@ impl Broker {
         // As go-plugin: an announcement nobody dials is forgotten after the timeout.
         let this = self.clone();
         let timeout = self.inner.config.timeout;
-        tokio::spawn(async move {
+        let timer = tokio::spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(timeout) => this.remove_slot(id, &slot),
                 _ = this.inner.closed.wait() => {}
             }
         });
+        if let Some(old) = self
+            .inner
+            .expiry
+            .lock()
+            .expect("broker lock")
+            .insert(id, timer.abort_handle())
+        {
+            old.abort();
+        }
     }
 
     fn take_outgoing(&self) -> Option<mpsc::Receiver<ConnInfo>> {
