@@ -7,7 +7,12 @@
 //! 10,000 Gets); this module runs the pairings interleaved (A B A B …), repeats them,
 //! reports min/median/max of the repetitions, validates its report against
 //! `xtask/bench-report.schema.json`, and writes the docs page. No timing is ever asserted.
+//!
+//! A second section (`broker`, `src/bench/broker.rs`) times go-plugin's brokered round
+//! trip (examples/bidirectional: a host call that makes a plugin → host callback through
+//! the GRPCBroker) with Rust and Go host+plugin pairs in the same run.
 
+mod broker;
 mod config;
 mod docs;
 mod exec;
@@ -24,18 +29,25 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::{peers, project_root};
+use broker::BrokerPairing;
 use config::{BenchToml, Pairing};
 use exec::Outcome;
 
 /// Flags of `cargo xtask bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// A short run (`[load.quick]` of xtask/bench.toml; figures are rougher).
+    /// A short run (`[load.quick]` and `[broker.load.quick]` of xtask/bench.toml; figures
+    /// are rougher).
     #[arg(long)]
     pub quick: bool,
-    /// Only these pairings: comma list of HOST:PLUGIN or HOST:PLUGIN/CONFIG (auto|off).
+    /// Only these pairings: comma list of HOST:PLUGIN or HOST:PLUGIN/CONFIG (in both
+    /// sections).
     #[arg(long, value_delimiter = ',')]
     pub pairing: Vec<String>,
+    /// Only these sections: comma list of `grid` (every host × plugin: cold start, Get,
+    /// throughput, Put) and `broker` (the brokered round trip); default both.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub section: Vec<Section>,
     /// Repetitions of the whole interleaved set (default from bench.toml).
     #[arg(long)]
     pub reps: Option<usize>,
@@ -47,43 +59,68 @@ pub struct BenchArgs {
     pub out: Option<std::path::PathBuf>,
 }
 
+/// A section of the benchmark.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Every host against every plugin (`xtask/bench.toml` grid and variants).
+    Grid,
+    /// The brokered round trip (`[broker]`).
+    Broker,
+}
+
 /// Runs `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let root = project_root();
     let conf = BenchToml::load(&root.join("xtask/bench.toml"))?;
-    let mut load = conf.load[if args.quick { "quick" } else { "full" }].clone();
+    let kind = if args.quick { "quick" } else { "full" };
+    let mut load = conf.load[kind].clone();
+    let mut broker_load = conf.broker.load[kind].clone();
     if let Some(r) = args.reps {
         load.reps = r.max(1);
+        broker_load.reps = r.max(1);
     }
+    let wants = |s: Section| args.section.is_empty() || args.section.contains(&s);
     let out_dir = args
         .out
         .clone()
         .unwrap_or_else(|| root.join("target/bench"));
     fs::create_dir_all(&out_dir)?;
     let store = out_dir.join("store");
-    let mut chosen = conf.pairings(&store.display().to_string());
+    let mut chosen = if wants(Section::Grid) {
+        conf.pairings(&store.display().to_string())
+    } else {
+        Vec::new()
+    };
+    let mut brokered = if wants(Section::Broker) {
+        conf.broker.expand()
+    } else {
+        Vec::new()
+    };
     if !args.pairing.is_empty() {
         chosen.retain(|p| args.pairing.iter().any(|f| p.matches(f)));
-        if chosen.is_empty() {
+        brokered.retain(|p| args.pairing.iter().any(|f| p.matches(f)));
+        if chosen.is_empty() && brokered.is_empty() {
             bail!(
-                "no pairing matches {:?} (names are HOST:PLUGIN or HOST:PLUGIN/auto|off)",
+                "no pairing matches {:?} (names are HOST:PLUGIN or HOST:PLUGIN/CONFIG)",
                 args.pairing
             );
         }
     }
     if !args.no_build {
         let mut sides: Vec<&str> = Vec::new();
-        for p in &chosen {
-            for s in [&p.host[..], &p.plugin[..]] {
-                let peer = if s == "python-rs" { "python" } else { s };
-                if !sides.contains(&peer) {
-                    sides.push(peer);
-                }
+        let names = chosen
+            .iter()
+            .flat_map(|p| [&p.host[..], &p.plugin[..]])
+            .chain(brokered.iter().flat_map(|p| [&p.host[..], &p.plugin[..]]));
+        for s in names {
+            let peer = if s == "python-rs" { "python" } else { s };
+            if !sides.contains(&peer) {
+                sides.push(peer);
             }
         }
         peers::build(&sides)?;
     }
-    check_binaries(&root, &chosen)?;
+    check_binaries(&root, &chosen, &brokered)?;
     for p in &conf.plugin_order {
         fs::create_dir_all(store.join(p))?;
     }
@@ -132,6 +169,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             }
         }
     }
+    let broker_section = (!brokered.is_empty()).then(|| {
+        let (b_runs, b_failed) = broker::run(&root, &brokered, &broker_load);
+        broker::assemble(&conf.broker, &broker_load, &brokered, &b_runs, &b_failed)
+    });
 
     let report = assemble(
         args,
@@ -141,22 +182,31 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         &runs,
         &failed,
         &matrix,
+        broker_section,
         started.elapsed(),
         &root,
     );
     validate(&root, &report)?;
-    let table = figures::table(
-        report["pairings"].as_array().expect("array"),
-        report["baseline"].as_str().unwrap_or(""),
-    );
+    let mut table = String::new();
+    if !chosen.is_empty() {
+        table.push_str(&figures::table(
+            report["pairings"].as_array().expect("array"),
+            report["baseline"].as_str().unwrap_or(""),
+        ));
+    }
+    if !report["broker"].is_null() {
+        table.push_str(&broker::table(&report["broker"]));
+    }
     print!("{table}");
     fs::write(
         out_dir.join("bench.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
     fs::write(out_dir.join("bench.txt"), &table)?;
-    // The docs page only from a full, unfiltered run; other runs write theirs beside the JSON.
-    let full = !args.quick && args.pairing.is_empty() && args.out.is_none();
+    // The docs page only from a full, unfiltered run of every section; other runs write
+    // theirs beside the JSON.
+    let full =
+        !args.quick && args.pairing.is_empty() && args.section.is_empty() && args.out.is_none();
     if full {
         docs::write(
             &report,
@@ -209,13 +259,22 @@ fn host_argv(root: &Path, p: &Pairing, load: &config::Load) -> Vec<String> {
 }
 
 /// Every host and plugin program exists (else: how to build it).
-fn check_binaries(root: &Path, chosen: &[Pairing]) -> Result<()> {
-    for p in chosen {
-        for prog in [&p.host_argv[0], &p.plugin_argv[0]] {
+fn check_binaries(root: &Path, chosen: &[Pairing], brokered: &[BrokerPairing]) -> Result<()> {
+    let progs = chosen
+        .iter()
+        .map(|p| (&p.host_argv[0], &p.plugin_argv[0], p.name()))
+        .chain(brokered.iter().map(|p| {
+            (
+                &p.host_argv[0],
+                &p.plugin_argv[0],
+                format!("broker {}", p.name()),
+            )
+        }));
+    for (host, plugin, name) in progs {
+        for prog in [host, plugin] {
             if !root.join(prog).exists() {
                 bail!(
-                    "{prog} is missing (needed by {}): run `cargo xtask peers`, or drop --no-build",
-                    p.name()
+                    "{prog} is missing (needed by {name}): run `cargo xtask peers`, or drop --no-build"
                 );
             }
         }
@@ -232,10 +291,14 @@ fn assemble(
     runs: &[Vec<Value>],
     failed: &[Option<(String, String)>],
     matrix: &matrixref::Matrix,
+    broker: Option<Value>,
     wall: Duration,
     root: &Path,
 ) -> Value {
-    let figs: Vec<_> = runs.iter().map(|r| figures::aggregate(r)).collect();
+    let figs: Vec<_> = runs
+        .iter()
+        .map(|r| figures::aggregate(&figures::FIGURES, r))
+        .collect();
     let baseline_of = |config: &str| {
         chosen
             .iter()
@@ -257,7 +320,7 @@ fn assemble(
             }
             None => ("ok".to_string(), None),
         };
-        let ratios = figures::ratios(&figs[i], baseline_of(&p.ratio_against));
+        let ratios = figures::ratios(&figures::FIGURES, &figs[i], baseline_of(&p.ratio_against));
         let note = if status == "ok" {
             matrixref::note(&cell)
         } else {
@@ -295,8 +358,9 @@ fn assemble(
         "machine": docs::machine(),
         "versions": docs::versions(root),
         "matrix_generated_at": matrix.generated_at,
-        "figures": figures::describe(),
+        "figures": figures::describe(&figures::FIGURES),
         "pairings": pairings,
+        "broker": broker,
     })
 }
 

@@ -1,7 +1,9 @@
 //! `cargo xtask peers`: build every peer the matrix drives.
 //!
-//! - rust: `cargo build --release -p soup-client -p soup-server` (cargo is its own stamp);
-//! - go: `go build` of soup-go into `target/peers/bin/soup-go` (modules fetched by the Go
+//! - rust: `cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p
+//!   soup-bench-broker` (cargo is its own stamp);
+//! - go: `go build` of soup-go into `target/peers/bin/soup-go`, and of the brokered round
+//!   trip bench into `target/peers/bin/soup-go-bench-broker` (modules fetched by the Go
 //!   toolchain);
 //! - python: a venv in `target/peers/venv` with `python/peer/requirements*.txt`.
 //!
@@ -60,7 +62,7 @@ pub fn build(peers: &[&str]) -> Result<()> {
 
 fn build_rust(root: &Path) -> Result<()> {
     eprintln!(
-        "peers: rust: cargo build --release -p soup-client -p soup-server -p go-plugin-examples"
+        "peers: rust: cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p soup-bench-broker"
     );
     cmd!(
         "cargo",
@@ -71,11 +73,15 @@ fn build_rust(root: &Path) -> Result<()> {
         "-p",
         "soup-server",
         "-p",
-        "go-plugin-examples"
+        "go-plugin-examples",
+        "-p",
+        "soup-bench-broker"
     )
     .dir(root)
     .run()
-    .context("building the Rust peers (`soup`, `soup-server`, the go-plugin examples) failed")?;
+    .context(
+        "building the Rust peers (`soup`, `soup-server`, the go-plugin examples, `soup-bench-broker`) failed",
+    )?;
     Ok(())
 }
 
@@ -87,9 +93,11 @@ fn build_go(root: &Path) -> Result<()> {
     let module = root.join("go");
     let package = go_main_package(&module)?;
     let out = root.join("target/peers/bin/soup-go");
+    // The brokered round trip bench of `cargo xtask bench` (host and plugin in one binary).
+    let bench_broker = root.join("target/peers/bin/soup-go-bench-broker");
     let version = cmd!(&go, "version").read().context("`go version` failed")?;
     let stamp = Stamp::new(root, "go", &[&module], &version)?;
-    if stamp.is_fresh() && out.exists() {
+    if stamp.is_fresh() && out.exists() && bench_broker.exists() {
         eprintln!("peers: go: up to date ({})", out.display());
         return Ok(());
     }
@@ -98,6 +106,15 @@ fn build_go(root: &Path) -> Result<()> {
         .dir(&module)
         .run()
         .context("`go build` of soup-go failed")?;
+    let bench_package = "./cmd/soup-go-bench-broker";
+    eprintln!(
+        "peers: go: go build -o {} {bench_package}",
+        bench_broker.display()
+    );
+    cmd!(&go, "build", "-o", &bench_broker, bench_package)
+        .dir(&module)
+        .run()
+        .context("`go build` of soup-go-bench-broker failed")?;
     stamp.write()
 }
 

@@ -1,5 +1,6 @@
-//! `cargo xtask bench --quick` on one pairing (Rust host ↔ Rust plugin, both TLS configs)
-//! emits a report that matches `xtask/bench-report.schema.json`. No timing is asserted.
+//! `cargo xtask bench --quick` on one pairing (Rust host ↔ Rust plugin, both TLS configs,
+//! in the grid and in the brokered round trip section) emits a report that matches
+//! `xtask/bench-report.schema.json`. No timing is asserted.
 //!
 //! Uses the release binaries `cargo xtask peers` builds (a nested `cargo build` would wait
 //! forever on the lock this `cargo test` holds), so a plain `cargo test` skips it as ignored;
@@ -17,10 +18,14 @@ fn quick_bench_report_matches_schema() {
         .parent()
         .unwrap()
         .to_path_buf();
-    for bin in ["target/release/soup", "target/release/soup-server"] {
+    for bin in [
+        "target/release/soup",
+        "target/release/soup-server",
+        "target/release/soup-bench-broker",
+    ] {
         assert!(
             root.join(bin).exists(),
-            "{bin} is missing: build it with `cargo xtask peers` (or `cargo build --release -p soup-client -p soup-server`) before `cargo test`"
+            "{bin} is missing: build it with `cargo xtask peers` (or `cargo build --release -p soup-client -p soup-server -p soup-bench-broker`) before `cargo test`"
         );
     }
     let out = root.join(format!("target/bench/test-{}", std::process::id()));
@@ -79,16 +84,44 @@ fn quick_bench_report_matches_schema() {
         assert_eq!(p["status"], "ok", "{}: {}", p["name"], p["why"]);
         assert_eq!(p["runs"].as_array().unwrap().len(), 1);
     }
+    // The broker section: Rust ↔ Rust in each of its configurations, both patterns.
+    let brokered = report["broker"]["pairings"]
+        .as_array()
+        .expect("a broker section");
+    let names: Vec<&str> = brokered
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "rust:rust/auto",
+            "rust:rust/off",
+            "rust:rust/auto-mux",
+            "rust:rust/off-mux",
+            "rust:rust/auto-p521"
+        ]
+    );
+    for p in brokered {
+        assert_eq!(p["status"], "ok", "{}: {}", p["name"], p["why"]);
+        assert_eq!(p["runs"].as_array().unwrap().len(), 1);
+        for f in ["steady_p50_us", "per_call_p50_us", "get_p50_us"] {
+            assert!(p["figures"][f]["median"].as_f64().unwrap() > 0.0, "{f}");
+        }
+    }
     let table = String::from_utf8_lossy(&run.stdout);
     assert!(
         table.contains("rust:rust/auto") && table.contains("rust:rust/off"),
         "{table}"
     );
+    assert!(table.contains("brokered round trip"), "{table}");
     for f in [
         "bench.txt",
         "benchmarks.md",
         "cold-start.svg",
         "get-latency.svg",
+        "broker-steady.svg",
+        "broker-per-call.svg",
     ] {
         assert!(out.join(f).exists(), "{f} not written");
     }

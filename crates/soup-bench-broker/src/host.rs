@@ -138,6 +138,8 @@ async fn launch(args: &HostArgs, dial: &str) -> anyhow::Result<PluginClient> {
 /// plugin spent over them.
 struct Measured {
     latency_us: Vec<f64>,
+    /// Steady phase: plain Gets on the main connection, the one-RPC reference.
+    get_latency_us: Option<Vec<f64>>,
     cpu_host_ms: Option<f64>,
     cpu_plugin_ms: Option<f64>,
     pid: Option<u32>,
@@ -165,7 +167,7 @@ async fn finish(client: PluginClient, measured: anyhow::Result<Measured>) -> any
     let exit = client.shutdown().await;
     let m = measured?;
     let n = m.latency_us.len() as f64;
-    Ok(json!({
+    let mut phase = json!({
         "calls": m.latency_us.len(),
         "latency_us": summary(m.latency_us),
         "cpu_us_per_call": {
@@ -174,7 +176,11 @@ async fn finish(client: PluginClient, measured: anyhow::Result<Measured>) -> any
         },
         "plugin_pid": m.pid,
         "plugin_exit": exit,
-    }))
+    });
+    if let Some(get) = m.get_latency_us {
+        phase["get_latency_us"] = summary(get);
+    }
+    Ok(phase)
 }
 
 fn status(what: &str, s: Status) -> anyhow::Error {
@@ -230,6 +236,17 @@ async fn steady(args: &HostArgs, client: &PluginClient) -> anyhow::Result<Measur
         res.map_err(|s| status("Put", s))?;
     }
     let (host1, plugin1) = cpu(pid);
+    // The reference: as many Gets, one plain RPC each on the main connection (no callback).
+    let mut get = Vec::with_capacity(args.steady_calls);
+    let req = proto::GetRequest {
+        key: "steady".into(),
+    };
+    for _ in 0..args.steady_calls {
+        let t = Instant::now();
+        let res = counter.get(req.clone()).await;
+        get.push(t.elapsed().as_secs_f64() * 1e6);
+        res.map_err(|s| status("Get", s))?;
+    }
     check_count(
         &mut counter,
         "steady",
@@ -239,6 +256,7 @@ async fn steady(args: &HostArgs, client: &PluginClient) -> anyhow::Result<Measur
     server.stop().await;
     Ok(Measured {
         latency_us: lat,
+        get_latency_us: Some(get),
         cpu_host_ms: delta(host0, host1),
         cpu_plugin_ms: delta(plugin0, plugin1),
         pid,
@@ -287,6 +305,7 @@ async fn per_call(args: &HostArgs, client: &PluginClient) -> anyhow::Result<Meas
     .await?;
     Ok(Measured {
         latency_us: lat,
+        get_latency_us: None,
         cpu_host_ms: delta(host0, host1),
         cpu_plugin_ms: delta(plugin0, plugin1),
         pid,

@@ -24,6 +24,8 @@ pub struct BenchToml {
     /// P-521 on both sides), each compared with the baseline of `ratio_against`.
     #[serde(default)]
     pub variant: Vec<Variant>,
+    /// The brokered round trip section (`src/bench/broker.rs`).
+    pub broker: super::broker::BrokerToml,
 }
 
 /// An extra pairing outside the hosts × plugins × configs grid.
@@ -148,6 +150,7 @@ impl BenchToml {
                 bail!("bench.toml: missing [load.{k}]");
             }
         }
+        file.broker.check()?;
         Ok(file)
     }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use super::broker;
 use super::figures::{FIGURES, num};
 use super::svg::{Chart, render};
 
@@ -100,12 +101,48 @@ const CHARTS: [(&str, Chart<'static>); 2] = [
     ),
 ];
 
+const BROKER_CHARTS: [(&str, Chart<'static>); 2] = [
+    (
+        "broker-steady.svg",
+        Chart {
+            title: "Brokered round trip, steady: Put → Sum over a dialled brokered connection",
+            unit: "µs",
+            bar: "steady_p50_us",
+            bar_label: "p50",
+            tick: "steady_p99_us",
+            tick_label: "p99",
+        },
+    ),
+    (
+        "broker-per-call.svg",
+        Chart {
+            title: "Brokered round trip, per call: accept_and_serve + Put → dial + Sum + stop",
+            unit: "µs",
+            bar: "per_call_p50_us",
+            bar_label: "p50",
+            tick: "per_call_p99_us",
+            tick_label: "p99",
+        },
+    ),
+];
+
 /// Writes `benchmarks.md` to `md` and the charts to `svg_dir` (linked as `svg_link/…`).
 pub fn write(report: &Value, md: &Path, svg_dir: &Path, svg_link: &str) -> Result<()> {
     fs::create_dir_all(svg_dir)?;
     let pairings = report["pairings"].as_array().cloned().unwrap_or_default();
-    for (file, chart) in &CHARTS {
-        fs::write(svg_dir.join(file), render(chart, &pairings))?;
+    if !pairings.is_empty() {
+        for (file, chart) in &CHARTS {
+            fs::write(svg_dir.join(file), render(chart, &pairings))?;
+        }
+    }
+    let brokered = report["broker"]["pairings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !brokered.is_empty() {
+        for (file, chart) in &BROKER_CHARTS {
+            fs::write(svg_dir.join(file), render(chart, &brokered))?;
+        }
     }
     let m = &report["machine"];
     let mut s = String::new();
@@ -149,6 +186,24 @@ pub fn write(report: &Value, md: &Path, svg_dir: &Path, svg_link: &str) -> Resul
         l["puts"],
         report["transport"].as_str().unwrap_or("")
     );
+    if !pairings.is_empty() {
+        grid_results(&mut s, report, &pairings, svg_link);
+    }
+    if !brokered.is_empty() {
+        broker_results(&mut s, &report["broker"], &brokered, svg_link);
+    }
+    let _ = writeln!(
+        s,
+        "Charts are hand-built SVG (`xtask/src/bench/svg.rs`, no plotting dependency). The \
+         min/median/max of every figure and every host's raw output are in \
+         `target/bench/bench.json` (schema `xtask/bench-report.schema.json`)."
+    );
+    fs::write(md, s)?;
+    Ok(())
+}
+
+/// The grid's table, notes and charts.
+fn grid_results(s: &mut String, report: &Value, pairings: &[Value], svg_link: &str) {
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
@@ -165,7 +220,7 @@ pub fn write(report: &Value, md: &Path, svg_dir: &Path, svg_link: &str) -> Resul
     s.push_str(&"---:|".repeat(FIGURES.len()));
     s.push('\n');
     let mut notes = Vec::new();
-    for p in &pairings {
+    for p in pairings {
         let name = p["name"].as_str().unwrap_or("");
         let _ = write!(s, "| {name} |");
         if p["status"] != "ok" {
@@ -204,12 +259,88 @@ pub fn write(report: &Value, md: &Path, svg_dir: &Path, svg_link: &str) -> Resul
     for (file, chart) in &CHARTS {
         let _ = writeln!(s, "![{}]({svg_link}/{file})\n", chart.title);
     }
+}
+
+/// The broker section's table, target line and charts.
+fn broker_results(s: &mut String, section: &Value, pairings: &[Value], svg_link: &str) {
+    let l = &section["load"];
+    let _ = writeln!(s, "## Brokered round trip\n");
     let _ = writeln!(
         s,
-        "Charts are hand-built SVG (`xtask/src/bench/svg.rs`, no plotting dependency). The \
-         min/median/max of every figure and every host's raw output are in \
-         `target/bench/bench.json` (schema `xtask/bench-report.schema.json`)."
+        "go-plugin's `examples/bidirectional` shape: the host calls `Counter.Put`, and inside \
+         that call the plugin calls the host's `AddHelper.Sum` through the GRPCBroker before \
+         replying; the latency is the host's, of the whole Put. Rust pairs are \
+         `crates/soup-bench-broker` (plugin-core on both sides), Go pairs \
+         `go/cmd/soup-go-bench-broker` (go-plugin's own GRPCBroker on both sides); the plugin \
+         keeps its count in memory. Two patterns, each against a fresh plugin process:\n"
     );
-    fs::write(md, s)?;
-    Ok(())
+    let _ = writeln!(
+        s,
+        "- **steady**: AddHelper served once; the plugin dials it on the first Put and keeps \
+         the connection, so each Put makes one Sum over an already dialled brokered \
+         connection ({} timed Puts after {} warm-up); as many plain Gets on the main \
+         connection (one RPC, no callback) are the reference;",
+        l["steady_calls"], l["steady_warmup"]
+    );
+    let _ = writeln!(
+        s,
+        "- **per call**: go-plugin's example per Put — next id, accept_and_serve, Put (the \
+         plugin dials, calls Sum, closes), stop the brokered server — all of it timed ({} \
+         timed Puts after {} warm-up).\n",
+        l["per_call_calls"], l["per_call_warmup"]
+    );
+    let _ = writeln!(
+        s,
+        "{} repetitions, interleaved. Median of the repetitions, then (in brackets) how many \
+         times better than {} in the same configuration (`auto-p521`: against `auto`). \
+         `auto` = each host's AutoMTLS default (Rust ECDSA P-256, the Rust plugin matching \
+         it; go-plugin P-521 both sides), `auto-p521` = P-521 on both Rust sides, `off` = \
+         plaintext, `-mux` = gRPC broker multiplexing (`LaunchConfig.multiplex`, \
+         `GRPCBrokerMultiplex`). CPU is host + plugin user+sys µs per call (10 ms ticks of \
+         `/proc`).\n",
+        l["reps"],
+        section["baseline"].as_str().unwrap_or("")
+    );
+    s.push_str("| pairing |");
+    for f in &broker::FIGURES {
+        let _ = write!(s, " {} ({}) |", f.label, f.unit);
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---:|".repeat(broker::FIGURES.len()));
+    s.push('\n');
+    for p in pairings {
+        let name = p["name"].as_str().unwrap_or("");
+        let _ = write!(s, "| {name} |");
+        if p["status"] != "ok" {
+            let _ = writeln!(
+                s,
+                " **{}**: {} |{}",
+                p["status"].as_str().unwrap_or(""),
+                p["why"].as_str().unwrap_or("").replace('|', "\\|"),
+                " |".repeat(broker::FIGURES.len() - 1)
+            );
+            continue;
+        }
+        for f in &broker::FIGURES {
+            let cell = broker::cell(p, f.id);
+            let _ = write!(s, " {} |", if cell == "-" { "–" } else { &cell });
+        }
+        s.push('\n');
+    }
+    let lines = broker::target_lines(pairings);
+    if !lines.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nrust:rust p50 against {} (the protocol issue's target: ≥ {}× lower):\n",
+            section["baseline"].as_str().unwrap_or(""),
+            broker::TARGET
+        );
+        for l in lines {
+            let _ = writeln!(s, "- {l}");
+        }
+    }
+    s.push('\n');
+    for (file, chart) in &BROKER_CHARTS {
+        let _ = writeln!(s, "![{}]({svg_link}/{file})\n", chart.title);
+    }
 }

@@ -109,19 +109,19 @@ const TABLE: [&str; 8] = [
 ];
 
 /// The figures' descriptions for the report.
-pub fn describe() -> Value {
+pub fn describe(figures: &[Figure]) -> Value {
     Value::Array(
-        FIGURES
+        figures
             .iter()
             .map(|f| json!({"id": f.id, "label": f.label, "unit": f.unit, "lower_is_better": f.lower_is_better}))
             .collect(),
     )
 }
 
-/// `{id: {min, median, max}}` over the runs (figures no run has are left out).
-pub fn aggregate(runs: &[Value]) -> Map<String, Value> {
+/// `{id: {min, median, max}}` of `figures` over the runs (figures no run has are left out).
+pub fn aggregate(figures: &[Figure], runs: &[Value]) -> Map<String, Value> {
     let mut out = Map::new();
-    for f in &FIGURES {
+    for f in figures {
         let mut v: Vec<f64> = runs
             .iter()
             .filter_map(f.extract)
@@ -147,9 +147,13 @@ pub fn aggregate(runs: &[Value]) -> Map<String, Value> {
 }
 
 /// `{id: ratio}`: how many times better than the baseline's median (> 1 = better).
-pub fn ratios(figs: &Map<String, Value>, base: Option<&Map<String, Value>>) -> Map<String, Value> {
+pub fn ratios(
+    figures: &[Figure],
+    figs: &Map<String, Value>,
+    base: Option<&Map<String, Value>>,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    for f in &FIGURES {
+    for f in figures {
         let m = figs.get(f.id).and_then(|x| x["median"].as_f64());
         let b = base
             .and_then(|b| b.get(f.id))
