@@ -70,7 +70,7 @@ func newTeeRunner(logger hclog.Logger, spec *exec.Cmd, argv []string) (*teeRunne
 		cmd:    cmd,
 		name:   cmd.Path,
 		stdout: &lineTee{r: out, seen: make(chan struct{})},
-		stderr: &tailReader{r: errPipe, max: stderrTailLines},
+		stderr: &tailReader{r: errPipe, max: stderrTailLines, eof: make(chan struct{})},
 		exited: make(chan struct{}),
 	}, nil
 }
@@ -115,6 +115,13 @@ func (t *teeRunner) Kill(_ context.Context) error {
 }
 
 func (t *teeRunner) Diagnose(_ context.Context) string {
+	// go-plugin diagnoses as soon as the plugin's stdout closes; its stderr reader may
+	// not have read the last lines yet. A plugin that exited closes stderr too, so
+	// wait (bounded) for that.
+	select {
+	case <-t.stderr.eof:
+	case <-time.After(2 * time.Second):
+	}
 	tail := t.stderr.Tail()
 	if len(tail) == 0 {
 		return "the plugin wrote nothing to stderr"
@@ -224,6 +231,8 @@ type tailReader struct {
 	mu      sync.Mutex
 	partial []byte
 	lines   []string
+	eof     chan struct{} // closed once a Read returned an error (the plugin closed stderr)
+	eofOnce sync.Once
 }
 
 func (t *tailReader) Read(p []byte) (int, error) {
@@ -244,6 +253,9 @@ func (t *tailReader) Read(p []byte) (int, error) {
 			t.partial = nil
 		}
 		t.mu.Unlock()
+	}
+	if err != nil && t.eof != nil {
+		t.eofOnce.Do(func() { close(t.eof) })
 	}
 	return n, err
 }
