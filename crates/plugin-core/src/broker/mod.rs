@@ -607,19 +607,6 @@ impl Drop for BrokeredServer {
     }
 }
 
-async fn connect_socket(network: Network, address: &str) -> std::io::Result<Socket> {
-    match network {
-        Network::Tcp => {
-            let s = tokio::net::TcpStream::connect(address).await?;
-            let _ = s.set_nodelay(true);
-            Ok(Socket::Tcp(s))
-        }
-        Network::Unix => Ok(Socket::Unix(
-            tokio::net::UnixStream::connect(address).await?,
-        )),
-    }
-}
-
 /// Where a brokered connection goes.
 #[derive(Clone)]
 enum Target {
@@ -650,7 +637,7 @@ async fn dial_channel(
             let address = address.clone();
             async move {
                 let socket = match &target {
-                    Target::Addr(network, address) => connect_socket(*network, address)
+                    Target::Addr(network, address) => Socket::connect(*network, address)
                         .await
                         .map_err(|source| BrokerError::Connect {
                             id,

@@ -9,7 +9,7 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::protocol::handshake::{HandshakeLine, Network};
+use crate::protocol::handshake::HandshakeLine;
 use crate::protocol::proto;
 use crate::tls::{self, TlsSession};
 use crate::transport::mux::Mux;
@@ -49,23 +49,10 @@ impl Failure {
     }
 }
 
-async fn dial(network: Network, address: &str) -> std::io::Result<Socket> {
-    match network {
-        Network::Tcp => {
-            let s = tokio::net::TcpStream::connect(address).await?;
-            let _ = s.set_nodelay(true);
-            Ok(Socket::Tcp(s))
-        }
-        Network::Unix => Ok(Socket::Unix(
-            tokio::net::UnixStream::connect(address).await?,
-        )),
-    }
-}
-
 /// Dials the plugin once and starts the yamux session (we are its client) whose streams
 /// carry every gRPC connection.
 pub(crate) async fn dial_mux(handshake: &HandshakeLine, line: &str) -> Result<Arc<Mux>, HostError> {
-    let socket = dial(handshake.network, &handshake.address)
+    let socket = Socket::connect(handshake.network, &handshake.address)
         .await
         .map_err(|e| HostError::Connect {
             address: handshake.address.clone(),
@@ -100,7 +87,7 @@ pub(crate) async fn connect(
             async move {
                 let socket = match &mux {
                     Some(m) => m.open().await,
-                    None => dial(network, &address).await,
+                    None => Socket::connect(network, &address).await,
                 };
                 let socket = socket.inspect_err(|e| {
                     state.lock().expect("dial state").error = Some(Failure::of(false, e));

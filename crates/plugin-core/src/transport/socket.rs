@@ -23,6 +23,25 @@ pub enum Socket {
     Mux(MuxStream),
 }
 
+impl Socket {
+    /// Connects to a plugin's (or a brokered) address: loopback tcp with `TCP_NODELAY`, or
+    /// a unix socket.
+    pub(crate) async fn connect(
+        network: crate::protocol::handshake::Network,
+        address: &str,
+    ) -> std::io::Result<Socket> {
+        use crate::protocol::handshake::Network;
+        match network {
+            Network::Tcp => {
+                let s = TcpStream::connect(address).await?;
+                let _ = s.set_nodelay(true);
+                Ok(Socket::Tcp(s))
+            }
+            Network::Unix => Ok(Socket::Unix(UnixStream::connect(address).await?)),
+        }
+    }
+}
+
 /// A plugin-side connection, plaintext or TLS.
 #[derive(Debug)]
 pub enum ServerStream {
