@@ -50,8 +50,8 @@ pub use tls::certificate;
 pub use broker::{Broker, BrokerConfig, BrokerError, BrokeredServer};
 pub use error_chain::error_chain;
 pub use host::{
-    AttachConfig, ExitHow, HostError, LaunchConfig, PluginClient, PluginExit, SHUTDOWN_GRACE,
-    StderrTail, StdioSink,
+    AttachConfig, ExitHow, HealthStatus, HostError, LaunchConfig, LaunchTimings, PluginClient,
+    PluginExit, SHUTDOWN_GRACE, StderrTail, StdioSink,
 };
 pub use plugin::{
     DebugServe, MAX_MESSAGE_SIZE, PluginContext, PluginStdio, ServeConfig, ServeError,

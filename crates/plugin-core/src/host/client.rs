@@ -20,7 +20,7 @@ use crate::protocol::reattach::ReattachConfig;
 use crate::tls::certificate::{CertificateInfo, SelfSignedCert};
 use crate::tls::{self, KeyType, ManualTls, TlsMode, TlsSession};
 
-use super::connect::{check_health, connect, dial_mux, forward_stdio};
+use super::connect::{HealthStatus, check_health, connect, dial_mux, forward_stdio};
 use super::error::HostError;
 use super::handshake::{LineError, drain_stdout, exited_before_handshake, read_line};
 use super::process::{ExitHow, PluginExit, Process, kill_and_reap, settle, terminate_and_reap};
@@ -157,7 +157,19 @@ pub struct PluginClient {
     tls_session: Option<TlsSession>,
     stderr: StderrTail,
     readers: Vec<JoinHandle<()>>,
-    spawn_to_handshake: Duration,
+    timings: LaunchTimings,
+    health: HealthStatus,
+}
+
+/// Where a launch spent its time (go-plugin's steps, in order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LaunchTimings {
+    /// From spawn to the handshake line on stdout (zero when attached).
+    pub spawn_to_handshake: Duration,
+    /// From the handshake line to an open connection (socket, TLS, HTTP/2).
+    pub handshake_to_connected: Duration,
+    /// The health check of service `plugin`.
+    pub health: Duration,
 }
 
 impl PluginClient {
@@ -334,6 +346,7 @@ impl PluginClient {
         } else {
             None
         };
+        let connecting = Instant::now();
         let (channel, tls_session) =
             match connect(&handshake, tls_config, peer_key, &line, mux.clone()).await {
                 Ok(c) => c,
@@ -343,11 +356,21 @@ impl PluginClient {
                     return Err(e.with_stderr_tail(stderr.lines()));
                 }
             };
-        if let Err(e) = check_health(&channel, &line).await {
-            terminate_and_reap(&mut child).await;
-            settle(&mut readers).await;
-            return Err(e.with_stderr_tail(stderr.lines()));
-        }
+        let handshake_to_connected = connecting.elapsed();
+        let checking = Instant::now();
+        let health = match check_health(&channel, &line).await {
+            Ok(h) => h,
+            Err(e) => {
+                terminate_and_reap(&mut child).await;
+                settle(&mut readers).await;
+                return Err(e.with_stderr_tail(stderr.lines()));
+            }
+        };
+        let timings = LaunchTimings {
+            spawn_to_handshake,
+            handshake_to_connected,
+            health: checking.elapsed(),
+        };
         readers.push(tokio::spawn(
             forward_stdio(
                 channel.clone(),
@@ -377,7 +400,8 @@ impl PluginClient {
             tls_session,
             stderr,
             readers,
-            spawn_to_handshake,
+            timings,
+            health,
         })
     }
 
@@ -419,9 +443,25 @@ impl PluginClient {
         self.stderr.lines()
     }
 
+    /// The plugin's stderr tail itself: keeps filling until the plugin closes stderr, so
+    /// it still tells what the plugin wrote on its way out after [`PluginClient::shutdown`].
+    pub fn stderr(&self) -> StderrTail {
+        self.stderr.clone()
+    }
+
     /// From spawn to the handshake line.
     pub fn spawn_to_handshake(&self) -> Duration {
-        self.spawn_to_handshake
+        self.timings.spawn_to_handshake
+    }
+
+    /// Where the launch spent its time.
+    pub fn timings(&self) -> LaunchTimings {
+        self.timings
+    }
+
+    /// What the health check said (`Unimplemented` for a plugin without health).
+    pub fn health(&self) -> HealthStatus {
+        self.health
     }
 
     /// The plugin's process id, while it runs.
@@ -508,8 +548,16 @@ impl PluginClient {
             }),
             _ => None,
         };
+        let connecting = Instant::now();
         let (channel, tls_session) = connect(&handshake, tls_config, None, &line, None).await?;
-        check_health(&channel, &line).await?;
+        let handshake_to_connected = connecting.elapsed();
+        let checking = Instant::now();
+        let health = check_health(&channel, &line).await?;
+        let timings = LaunchTimings {
+            spawn_to_handshake: Duration::ZERO,
+            handshake_to_connected,
+            health: checking.elapsed(),
+        };
         let mut readers = vec![tokio::spawn(
             forward_stdio(
                 channel.clone(),
@@ -536,7 +584,8 @@ impl PluginClient {
             tls_session,
             stderr: StderrTail::default(),
             readers,
-            spawn_to_handshake: Duration::ZERO,
+            timings,
+            health,
         })
     }
 

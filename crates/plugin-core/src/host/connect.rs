@@ -148,7 +148,17 @@ pub(crate) async fn connect(
     }
 }
 
-pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), HostError> {
+/// What the plugin's gRPC health service said about service `plugin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HealthStatus {
+    /// `SERVING`, as go-plugin requires.
+    Serving,
+    /// The plugin has no health service (tolerated, as go-plugin hosts do until Ping).
+    Unimplemented,
+}
+
+pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<HealthStatus, HostError> {
     let health_err = |cause: String, code: Option<tonic::Code>| HostError::Health {
         cause,
         code,
@@ -163,7 +173,9 @@ pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), Ho
     };
     match tokio::time::timeout(Duration::from_secs(10), health.check(req)).await {
         Err(_) => Err(health_err("no answer within 10 s".into(), None)),
-        Ok(Ok(resp)) if resp.get_ref().status() == ServingStatus::Serving => Ok(()),
+        Ok(Ok(resp)) if resp.get_ref().status() == ServingStatus::Serving => {
+            Ok(HealthStatus::Serving)
+        }
         Ok(Ok(resp)) => Err(health_err(
             format!(
                 "service \"plugin\" is {}",
@@ -175,7 +187,7 @@ pub(crate) async fn check_health(channel: &Channel, line: &str) -> Result<(), Ho
             tracing::warn!(
                 "plugin does not implement gRPC health; go-plugin hosts tolerate that until Ping"
             );
-            Ok(())
+            Ok(HealthStatus::Unimplemented)
         }
         Ok(Err(status)) => Err(health_err(
             format!("{:?}: {}", status.code(), error_chain(&status)),

@@ -11,7 +11,8 @@ mod process;
 mod stderr;
 mod stdio;
 
-pub use client::{AttachConfig, LaunchConfig, PluginClient, SHUTDOWN_GRACE};
+pub use client::{AttachConfig, LaunchConfig, LaunchTimings, PluginClient, SHUTDOWN_GRACE};
+pub use connect::HealthStatus;
 pub use error::HostError;
 pub use process::{ExitHow, PluginExit};
 pub use stderr::StderrTail;

@@ -186,6 +186,19 @@ pub struct CertificateInfo {
     pub signature_algorithm: String,
     /// Lowercase hex SHA-256 of the DER.
     pub sha256: String,
+    /// Subject distinguished name, RFC 4514 style (`CN=localhost, O=HashiCorp`).
+    #[serde(default)]
+    pub subject: String,
+    /// Start of validity, RFC 3339 UTC.
+    #[serde(default)]
+    pub not_before: String,
+    /// End of validity, RFC 3339 UTC.
+    #[serde(default)]
+    pub not_after: String,
+    /// Basic constraints say CA (go-plugin's AutoMTLS certificates are self-signed CAs
+    /// used as leaves).
+    #[serde(default)]
+    pub is_ca: bool,
 }
 
 impl CertificateInfo {
@@ -197,6 +210,10 @@ impl CertificateInfo {
             key_type: key_type_name(cert.public_key()),
             signature_algorithm: signature_algorithm_name(&cert.signature_algorithm.algorithm),
             sha256: sha256_hex(der),
+            subject: cert.subject().to_string(),
+            not_before: rfc3339(cert.validity().not_before),
+            not_after: rfc3339(cert.validity().not_after),
+            is_ca: cert.is_ca(),
         })
     }
 
@@ -204,6 +221,12 @@ impl CertificateInfo {
     pub fn known_key_type(&self) -> Option<KeyType> {
         self.key_type.parse().ok()
     }
+}
+
+fn rfc3339(t: x509_parser::time::ASN1Time) -> String {
+    t.to_datetime()
+        .format(&::time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 fn key_type_name(spki: &SubjectPublicKeyInfo<'_>) -> String {

@@ -13,6 +13,7 @@ use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::CertificateDer;
 
 use super::certificate::SelfSignedCert;
+use super::keylog::key_log;
 use super::mode::{ManualTls, TlsConfigError};
 use super::pinned::{PinnedClientVerifier, PinnedServerVerifier, pinned};
 use super::provider::{ALPN_H2, provider, versions};
@@ -28,6 +29,7 @@ pub fn auto_client_config(
         .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier(pinned(server_cert))))
         .with_client_auth_cert(vec![own.der.clone()], own.private_key())?;
     cfg.alpn_protocols = vec![ALPN_H2.to_vec()];
+    cfg.key_log = key_log();
     Ok(cfg)
 }
 
@@ -41,6 +43,7 @@ pub fn auto_server_config(
         .with_client_cert_verifier(Arc::new(PinnedClientVerifier(pinned(client_cert))))
         .with_single_cert(vec![own.der.clone()], own.private_key())?;
     cfg.alpn_protocols = vec![ALPN_H2.to_vec()];
+    cfg.key_log = key_log();
     Ok(cfg)
 }
 
@@ -56,6 +59,7 @@ pub fn manual_client_config(m: &ManualTls) -> Result<ClientConfig, TlsConfigErro
         .with_webpki_verifier(verifier)
         .with_client_auth_cert(m.chain.clone(), m.key.clone_key())?;
     cfg.alpn_protocols = vec![ALPN_H2.to_vec()];
+    cfg.key_log = key_log();
     Ok(cfg)
 }
 
@@ -72,6 +76,7 @@ pub fn manual_server_config(m: &ManualTls) -> Result<ServerConfig, TlsConfigErro
         .with_client_cert_verifier(verifier)
         .with_single_cert(m.chain.clone(), m.key.clone_key())?;
     cfg.alpn_protocols = vec![ALPN_H2.to_vec()];
+    cfg.key_log = key_log();
     Ok(cfg)
 }
 

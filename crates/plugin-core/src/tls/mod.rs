@@ -7,6 +7,7 @@
 pub mod certificate;
 mod config;
 mod key_type;
+pub mod keylog;
 mod mode;
 mod pinned;
 mod provider;
@@ -16,6 +17,7 @@ pub use config::{
     auto_client_config, auto_server_config, manual_client_config, manual_server_config,
 };
 pub use key_type::{KeyChoice, KeyType, UnknownKeyType};
+pub use keylog::{KeyLogError, log_keys_to};
 pub use mode::{ManualTls, TlsConfigError, TlsMode};
 pub use provider::{ALPN_H2, SERVER_NAME, provider};
 pub use session::TlsSession;

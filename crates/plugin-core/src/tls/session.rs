@@ -9,6 +9,9 @@ pub struct TlsSession {
     pub version: String,
     /// IANA name, e.g. `TLS_AES_128_GCM_SHA256`.
     pub cipher_suite: String,
+    /// The ALPN protocol both sides agreed on (`h2` for gRPC), if any.
+    #[serde(default)]
+    pub alpn: Option<String>,
     /// The peer's leaf certificate, DER.
     #[serde(skip)]
     pub peer_certificate: Option<CertificateDer<'static>>,
@@ -37,6 +40,9 @@ impl TlsSession {
         TlsSession {
             version,
             cipher_suite,
+            alpn: conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
             peer_certificate: conn
                 .peer_certificates()
                 .and_then(|c| c.first())
