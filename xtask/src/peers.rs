@@ -2,9 +2,10 @@
 //!
 //! - rust: `cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p
 //!   soup-bench-broker` (cargo is its own stamp);
-//! - go: `go build` of soup-go into `target/peers/bin/soup-go`, and of the brokered round
-//!   trip bench into `target/peers/bin/soup-go-bench-broker` (modules fetched by the Go
-//!   toolchain);
+//! - go: `go build` of soup-go into `target/peers/bin/soup-go`, of the brokered round trip
+//!   bench into `target/peers/bin/soup-go-bench-broker`, and of the Terraform provider built
+//!   on terraform-plugin-framework (its own module, `go/terraform-provider-soupkv`) into
+//!   `target/peers/bin/terraform-provider-soupkv` (modules fetched by the Go toolchain);
 //! - python: a venv in `target/peers/venv` with `python/peer/requirements*.txt`.
 //!
 //! Go and Python are skipped when a stamp file under `target/peers/stamps/` holds the hash
@@ -95,9 +96,13 @@ fn build_go(root: &Path) -> Result<()> {
     let out = root.join("target/peers/bin/soup-go");
     // The brokered round trip bench of `cargo xtask bench` (host and plugin in one binary).
     let bench_broker = root.join("target/peers/bin/soup-go-bench-broker");
+    // A real Terraform provider for `soup probe`; a module of its own so that the framework's
+    // dependencies stay out of soup-go's go.mod. Under `go/`, so the stamp below hashes it.
+    let provider_module = module.join("terraform-provider-soupkv");
+    let provider = root.join("target/peers/bin/terraform-provider-soupkv");
     let version = cmd!(&go, "version").read().context("`go version` failed")?;
     let stamp = Stamp::new(root, "go", &[&module], &version)?;
-    if stamp.is_fresh() && out.exists() && bench_broker.exists() {
+    if stamp.is_fresh() && out.exists() && bench_broker.exists() && provider.exists() {
         eprintln!("peers: go: up to date ({})", out.display());
         return Ok(());
     }
@@ -115,6 +120,15 @@ fn build_go(root: &Path) -> Result<()> {
         .dir(&module)
         .run()
         .context("`go build` of soup-go-bench-broker failed")?;
+    eprintln!(
+        "peers: go: (in {}) go build -o {} .",
+        provider_module.display(),
+        provider.display()
+    );
+    cmd!(&go, "build", "-o", &provider, ".")
+        .dir(&provider_module)
+        .run()
+        .context("`go build` of terraform-provider-soupkv failed")?;
     stamp.write()
 }
 
