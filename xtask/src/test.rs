@@ -1,8 +1,10 @@
 //! `cargo xtask test`: the project's one test command. Stages, in order: build the peers,
 //! `cargo test --workspace` (as a contributor runs it), the README's CLI examples and the quick
-//! bench report (ignored by a plain `cargo test`: they need the peers), the Go peer's `go test ./...`, the
-//! Python peer's pytest, the full matrix, go-plugin's examples Go ↔ Rust (`cargo xtask
-//! examples`), the matrix snapshot test, and a check that no peer
+//! bench report (ignored by a plain `cargo test`: they need the peers), `go test ./...` of the
+//! Go peer and of the Terraform provider (`go/terraform-provider-soupkv`), the Python peer's
+//! pytest, the full matrix, go-plugin's examples Go ↔ Rust (`cargo xtask
+//! examples`), `soup probe`/`soup call` against every real peer and a Terraform provider and the
+//! key log decrypting a tshark capture, the matrix snapshot test, and a check that no peer
 //! process is left running. Every stage runs even when an earlier one failed (except those
 //! that need the peers); the last line is `N passed, N failed`.
 
@@ -46,8 +48,20 @@ pub fn run(args: &TestArgs) -> Result<()> {
     stage("README examples, quick bench report", &|| {
         ignored_xtask_tests(&root, &["readme", "bench_quick"])
     });
+    // The Terraform provider is a module of its own, which `./...` in `go/` does not reach.
     stage("go test ./...", &|| {
-        status(cmd!("go", "test", "./...").dir(root.join("go")))
+        // Both run, like the stages, so one module's failure does not hide the other's.
+        let failed: Vec<String> = ["go", "go/terraform-provider-soupkv"]
+            .into_iter()
+            .filter_map(|dir| {
+                let r = status(cmd!("go", "test", "./...").dir(root.join(dir)));
+                r.err().map(|e| format!("in {dir}: {e:#}"))
+            })
+            .collect();
+        if !failed.is_empty() {
+            bail!("{}", failed.join("; "));
+        }
+        Ok(())
     });
     for (name, dir) in [
         ("pytest (python peer)", "python/peer"),
@@ -76,6 +90,10 @@ pub fn run(args: &TestArgs) -> Result<()> {
     });
     stage("cargo xtask examples", &|| {
         crate::examples::run(&crate::examples::ExamplesArgs::default())
+    });
+    // After the examples stage: the probe test also probes go-plugin's own example plugin.
+    stage("soup probe / call / --keylog on the real peers", &|| {
+        ignored_xtask_tests(&root, &["probe", "keylog"])
     });
     stage("matrix snapshot", &|| {
         ignored_xtask_tests(&root, &["matrix_snapshot"])

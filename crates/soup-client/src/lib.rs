@@ -16,7 +16,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod dynamic;
 mod kv;
+pub mod presets;
+pub mod probe;
 pub mod report;
 pub mod script;
 

@@ -1,5 +1,8 @@
 //! A go-plugin "plugin" that breaks the protocol on purpose, one way per mode:
-//! `garbage`, `silent`, `exit CODE`, `overlong`, `wrong-cert`, `crash-after-handshake`.
+//! `garbage`, `silent`, `exit CODE`, `overlong`, `wrong-cert`, `crash-after-handshake`,
+//! `packer` (what a Packer plugin does, per hashicorp/packer-plugin-sdk plugin/server.go:
+//! refuse without Packer's cookie, else print the 4-field `5|0|unix|PATH` line; the SDK
+//! itself is not served by this machine's Go proxy, so it cannot be built here).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -42,6 +45,21 @@ fn main() {
             std::process::exit(7)
         }
         Some("wrong-cert") => wrong_cert(),
+        Some("packer") => {
+            if std::env::var("PACKER_PLUGIN_MAGIC_COOKIE").as_deref()
+                != Ok("d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
+            {
+                eprintln!(
+                    "Please do not execute plugins directly. Packer will execute these for you."
+                );
+                std::process::exit(1)
+            }
+            out(&format!(
+                "5|0|unix|/tmp/packer-plugin{}\n",
+                std::process::id()
+            ));
+            wait_forever()
+        }
         other => {
             eprintln!("unknown mode {other:?}");
             std::process::exit(2)

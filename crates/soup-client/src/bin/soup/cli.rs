@@ -20,8 +20,12 @@ pub enum Command {
     Kv(KvCommand),
     /// Peer contract: host the server command, run the KV script, print one JSON report.
     Client(ConnArgs),
-    /// Launch any go-plugin plugin, handshake, health, and report what was negotiated.
-    Probe(ConnArgs),
+    /// Launch any go-plugin plugin and report what it negotiated: cookie, handshake,
+    /// certificates, TLS, timings, health, services, a Terraform provider's schema.
+    Probe(ProbeArgs),
+    /// Call a unary method of any plugin, request and response as JSON:
+    /// `soup call [OPTIONS] -- CMD... /package.Service/Method ['{"json": 1}']`.
+    Call(CallArgs),
     /// Print what this peer cannot express, as JSON (peer contract).
     Capabilities,
     /// Measure cold start, Get latency and throughput against a plugin (JSON on stdout).
@@ -45,6 +49,57 @@ pub enum KvCommand {
         #[command(flatten)]
         conn: ConnArgs,
     },
+}
+
+/// Which host's cookie and versions to launch the plugin with.
+#[derive(Args, Clone, Debug)]
+pub struct TargetArgs {
+    /// The plugin's magic cookie, as its host sets it (e.g. `BASIC_PLUGIN=hello`).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = soup_client::probe::parse_cookie, conflicts_with = "preset")]
+    pub cookie: Option<soup_client::MagicCookie>,
+    /// A known host's cookie and versions: kv, terraform (tofu), vault, vault-database,
+    /// nomad, waypoint, packer. With neither this nor --cookie, each is tried in turn.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// App protocol versions to offer, e.g. `5,6` (default: the preset's).
+    #[arg(long, value_name = "N,N", value_delimiter = ',')]
+    pub versions: Option<Vec<u32>>,
+}
+
+impl TargetArgs {
+    /// The cookie choice these flags make.
+    pub fn choice(&self) -> anyhow::Result<soup_client::probe::CookieChoice> {
+        use soup_client::probe::CookieChoice;
+        Ok(match (&self.cookie, &self.preset) {
+            (Some(c), _) => CookieChoice::Explicit(c.clone()),
+            (None, Some(p)) => CookieChoice::Preset(soup_client::presets::find(p)?),
+            (None, None) => CookieChoice::Auto,
+        })
+    }
+}
+
+/// `soup probe`.
+#[derive(Args, Clone)]
+pub struct ProbeArgs {
+    /// Print the report as JSON (schema: docs/schema/probe-report.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `soup call`.
+#[derive(Args, Clone)]
+pub struct CallArgs {
+    /// Take message types from these .proto files instead of the plugin's reflection.
+    #[arg(long, value_name = "FILE")]
+    pub proto: Vec<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 /// How to launch and reach the plugin.
@@ -92,9 +147,21 @@ pub struct ConnArgs {
     /// With --reattach and a map naming several plugins: which one.
     #[arg(long, value_name = "NAME", requires = "reattach")]
     pub reattach_name: Option<String>,
+    /// Append the TLS session secrets to FILE (NSS key log format), so a capture of the
+    /// session decrypts in Wireshark/tshark. Off unless given (or SSLKEYLOGFILE is set).
+    #[arg(long, value_name = "FILE", env = "SSLKEYLOGFILE")]
+    pub keylog: Option<PathBuf>,
 }
 
 impl ConnArgs {
+    /// Starts key logging when asked; a path that cannot be written fails here.
+    pub fn start_keylog(&self) -> anyhow::Result<()> {
+        if let Some(path) = &self.keylog {
+            plugin_core::tls::log_keys_to(path).map_err(|e| anyhow::anyhow!("--keylog: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// The per-call deadline (`--call-timeout`), `None` for 0.
     pub fn call_deadline(&self) -> Option<std::time::Duration> {
         (self.call_timeout > 0.0)
@@ -150,6 +217,36 @@ mod tests {
             Cli::try_parse_from(["soup", "kv", "get", "k"]).is_err(),
             "a command or --reattach"
         );
+    }
+
+    #[test]
+    fn probe_cookie_and_preset_exclude_each_other_and_versions_split() {
+        let cli = Cli::try_parse_from([
+            "soup",
+            "probe",
+            "--preset",
+            "terraform",
+            "--versions",
+            "5,6",
+            "--",
+            "p",
+        ])
+        .unwrap();
+        let Command::Probe(p) = cli.command else {
+            panic!("not probe")
+        };
+        assert_eq!(p.target.versions, Some(vec![5, 6]));
+        assert!(
+            Cli::try_parse_from([
+                "soup", "probe", "--preset", "kv", "--cookie", "A=b", "--", "p"
+            ])
+            .is_err()
+        );
+        let err = Cli::try_parse_from(["soup", "probe", "--cookie", "nonsense", "--", "p"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("KEY=VALUE"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! 2 usage error; for `client`, 1 means the report records a failure.
 
 mod bench;
+mod call;
 mod cli;
 mod validate;
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Kv(KvCommand::Put { key, value, conn }) => {
+            conn.start_keylog()?;
             let kv = launch(&conn).await?;
             let res = kv.put(&key, value.as_bytes()).await;
             kv.shutdown().await;
@@ -52,6 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Kv(KvCommand::Get { key, conn }) => {
+            conn.start_keylog()?;
             let kv = launch(&conn).await?;
             let res = kv.get(&key).await;
             kv.shutdown().await;
@@ -63,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Client(conn) => {
             conn.require_launch("client")?;
+            conn.start_keylog()?;
             let run = ClientRun {
                 tls: conn.tls,
                 key: conn.key_type,
@@ -79,23 +83,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Probe(conn) => {
-            let kv = launch(&conn).await?;
-            let p = kv.plugin();
-            let info = serde_json::json!({
-                "handshake_line": p.raw_handshake(),
-                "app_version": p.handshake().app_version,
-                "network": p.handshake().network.to_string(),
-                "address": p.handshake().address,
-                "tls": p.tls_session(),
-                "server_certificate": p.server_certificate(),
-            });
-            let exit = kv.shutdown().await;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({"plugin": info, "exit": exit}))?
-            );
+        Command::Probe(args) => {
+            args.conn.require_launch("probe")?;
+            args.conn.start_keylog()?;
+            let opts = probe_options(&args.conn, &args.target)?;
+            let report = soup_client::probe::probe(opts).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", soup_client::probe::render(&report));
+            }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Call(args) => {
+            args.conn.require_launch("call")?;
+            args.conn.start_keylog()?;
+            call::run(args).await
         }
         Command::Capabilities => {
             println!(
@@ -111,10 +114,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Validate(args) => validate::run(args).await,
         Command::Bench(args) => {
+            args.conn.start_keylog()?;
             println!("{}", bench::run(args).await?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The probe/call launch options from the command line.
+pub(crate) fn probe_options(
+    conn: &ConnArgs,
+    target: &cli::TargetArgs,
+) -> anyhow::Result<soup_client::probe::ProbeOptions> {
+    let mut opts = soup_client::probe::ProbeOptions::new(conn.command.clone());
+    opts.cookie = target.choice()?;
+    opts.versions = target.versions.clone();
+    opts.tls = conn.tls;
+    opts.key = conn.key_type;
+    opts.manual = conn.manual()?;
+    opts.transport = conn.transport;
+    opts.handshake_timeout = std::time::Duration::from_secs_f64(conn.timeout);
+    opts.call_timeout = conn
+        .call_deadline()
+        .unwrap_or(std::time::Duration::from_secs(3600));
+    Ok(opts)
 }
 
 async fn launch(conn: &ConnArgs) -> anyhow::Result<KvClient> {
