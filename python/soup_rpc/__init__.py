@@ -21,6 +21,20 @@ one call, ``KvClient.launch(cmd, call_timeout=2.0)`` for every call without its 
 (``timeout=math.inf``: none for that call). A call that gets no answer in time (a frozen
 or overloaded plugin) raises :class:`DeadlineExceeded` (an :class:`RpcError`, code
 ``DEADLINE_EXCEEDED``) naming the deadline.
+
+Any other gRPC service of the plugin: ``soup_rpc.launch(cmd)`` gives a :class:`Plugin`
+whose ``channel`` is a ``grpc.Channel`` for grpcio-generated stubs, its bytes on the Rust
+host's connection (so a Go plugin's P-521 AutoMTLS works, which grpcio alone cannot do);
+``KvClient`` and ``soup_rpc.aio.KvClient`` have one too (``grpc.aio`` for the latter).
+
+>>> from grpc_health.v1 import health_pb2, health_pb2_grpc
+>>> with soup_rpc.launch(["soup-go", "server"]) as plugin:  # doctest: +SKIP
+...     health_pb2_grpc.HealthStub(plugin.channel).Check(health_pb2.HealthCheckRequest())
+status: SERVING
+
+Errors are grpcio's too: every :class:`RpcError` is a ``grpc.Call`` (``e.code()``,
+``e.details()``, ``e.trailing_metadata()``) and, once grpcio is imported, a
+``grpc.RpcError`` (see :mod:`soup_rpc._errors`).
 """
 
 from __future__ import annotations
@@ -46,9 +60,12 @@ from soup_rpc._native import (
     __version__,
 )
 from soup_rpc._native import close_all as _close_all
+from soup_rpc._plugin import Plugin, launch
 from soup_rpc import aio
 
 __all__ = [
+    "launch",
+    "Plugin",
     "KvClient",
     "Handshake",
     "Certificate",

@@ -25,17 +25,28 @@ How the Rust host's ``HostError`` variants map (stage in brackets):
 - a variant added later -> :class:`TlsError` if its stage is ``tls``, else
   :class:`HandshakeError`
 
-A Get or Put that returns a non-OK gRPC status raises :class:`RpcError`; one that gets no
+A Get or Put, or a call through a plugin's ``channel``, that returns a non-OK gRPC status
+raises :class:`RpcError`; one that gets no
 answer within its deadline (``timeout=``, or the client's ``call_timeout``) raises
 :class:`DeadlineExceeded`, an :class:`RpcError` with code ``DEADLINE_EXCEEDED`` (Rust:
 ``KvError::DeadlineExceeded``); a call on a closed client raises :class:`ClientClosed`. A bug inside the extension (a Rust panic) is
 caught and raised as a plain :class:`SoupError` with stage ``"internal"``. Invalid
 arguments raise the usual ``ValueError``/``TypeError``.
+
+grpcio compatibility: every :class:`RpcError` is also a ``grpc.Call`` as grpcio's own
+errors are (``e.code()`` gives a ``grpc.StatusCode``, ``e.details()``,
+``e.initial_metadata()``, ``e.trailing_metadata()``), and a ``grpc.RpcError`` whenever
+grpcio has been imported in the process by the time it is raised: soup_rpc does not import
+grpcio itself (it costs ~80 ms and soup_rpc works without it), so :class:`RpcError` adds
+``grpc.RpcError`` to its bases the first time one is made after ``import grpc``; code that
+writes ``except grpc.RpcError`` has imported grpc, so it always catches them. ``e.code``
+stays the code's name (``e.code == "NOT_FOUND"``) and is also callable (``e.code()``).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, List, Mapping, Optional, Tuple
+import sys
+from typing import Any, ClassVar, List, Mapping, Optional, Tuple, Union
 
 __all__ = [
     "SoupError",
@@ -47,6 +58,7 @@ __all__ = [
     "RpcError",
     "DeadlineExceeded",
     "ClientClosed",
+    "StatusCodeName",
 ]
 
 
@@ -143,22 +155,104 @@ class TlsError(SoupError):
     peer_key_type: Optional[str]
 
 
-class RpcError(SoupError):
-    """A Get or Put returned a non-OK gRPC status.
+class StatusCodeName(str):
+    """A gRPC status code's name (``"NOT_FOUND"``), callable as grpcio's ``Call.code()``.
 
-    Attributes:
-        code: the gRPC status code name, e.g. ``"NOT_FOUND"``, ``"UNAVAILABLE"``.
-        message: the status message the plugin sent.
-        op: ``"get"`` or ``"put"``.
-        key: the key of the call.
+    ``e.code == "NOT_FOUND"`` and ``e.code() is grpc.StatusCode.NOT_FOUND`` both hold
+    (calling it imports grpcio).
     """
 
-    _fields: ClassVar[Tuple[str, ...]] = ("code", "message", "op", "key")
+    __slots__ = ()
 
-    code: Optional[str]
+    def __call__(self) -> Any:
+        import grpc
+
+        return grpc.StatusCode[self]
+
+
+Metadata = Tuple[Tuple[str, Union[str, bytes]], ...]
+
+
+class RpcError(SoupError):
+    """A Get, a Put or a channel call returned a non-OK gRPC status.
+
+    Also a ``grpc.Call`` and (once grpcio is imported) a ``grpc.RpcError``: see the
+    module documentation.
+
+    Attributes:
+        code: the gRPC status code name, e.g. ``"NOT_FOUND"``, ``"UNAVAILABLE"``; calling
+            it (``e.code()``) gives the ``grpc.StatusCode``.
+        message: the status message the plugin sent.
+        op: ``"get"`` or ``"put"`` (None for a channel call).
+        key: the key of the call (None for a channel call).
+        method: the channel call's method, ``/package.Service/Method`` (None for Get/Put).
+    """
+
+    _fields: ClassVar[Tuple[str, ...]] = ("code", "message", "op", "key", "method")
+
+    code: Optional[StatusCodeName]
     message: Optional[str]
     op: Optional[str]
     key: Optional[str]
+    method: Optional[str]
+
+    def __init__(self, detail: str, fields: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__(detail, fields)
+        given = fields or {}
+        if self.code is not None:
+            self.code = StatusCodeName(self.code)
+        self._initial_metadata: Metadata = tuple(given.get("initial_metadata") or ())
+        self._trailing_metadata: Metadata = tuple(given.get("trailing_metadata") or ())
+        if not _adopted and "grpc" in sys.modules:
+            _adopt_grpc()
+
+    def details(self) -> str:
+        """grpcio's ``Call.details()``: the status message."""
+        if self.message is not None:
+            return self.message
+        return "Deadline Exceeded" if self.code == "DEADLINE_EXCEEDED" else ""
+
+    def initial_metadata(self) -> Metadata:
+        """grpcio's ``Call.initial_metadata()``: the response headers' metadata."""
+        return self._initial_metadata
+
+    def trailing_metadata(self) -> Metadata:
+        """grpcio's ``Call.trailing_metadata()``: the trailers' metadata."""
+        return self._trailing_metadata
+
+    def debug_error_string(self) -> str:
+        """grpcio's ``debug_error_string()``: the Rust host's description."""
+        return self.detail
+
+    def is_active(self) -> bool:
+        """grpcio's ``RpcContext.is_active()``: a failed call is over."""
+        return False
+
+    def time_remaining(self) -> Optional[float]:
+        """grpcio's ``RpcContext.time_remaining()``: None, the call is over."""
+        return None
+
+    def cancel(self) -> bool:
+        """grpcio's ``RpcContext.cancel()``: False, the call is over."""
+        return False
+
+    def add_callback(self, callback: Any) -> bool:
+        """grpcio's ``RpcContext.add_callback()``: False, the call is over."""
+        return False
+
+
+_adopted = False
+
+
+def _adopt_grpc() -> None:
+    """Makes :class:`RpcError` a ``grpc.RpcError`` and a registered ``grpc.Call``."""
+    global _adopted
+    import grpc
+
+    _adopted = True
+    if not issubclass(RpcError, grpc.RpcError):
+        RpcError.__bases__ = (SoupError, grpc.RpcError)
+    grpc.Call.register(RpcError)
 
 
 class DeadlineExceeded(RpcError):

@@ -2,9 +2,15 @@
 
 import os
 import types
-from typing import Awaitable, List, Mapping, Optional, Sequence, Tuple, Type, Union, final
+from typing import Any, Awaitable, List, Mapping, Optional, Sequence, Tuple, Type, Union, final
+
+from soup_rpc._channel import Channel
+from soup_rpc._aio_channel import Channel as AioChannel
 
 _Path = Union[str, "os.PathLike[str]"]
+# Metadata as grpcio gives it: str values for ASCII keys, bytes for "-bin" keys.
+_Metadata = Tuple[Tuple[str, Union[str, bytes]], ...]
+_RequestMetadata = Optional[Any]  # any iterable of (key, value) pairs
 
 __version__: str
 __all__ = [
@@ -14,6 +20,8 @@ __all__ = [
     "Handshake",
     "Certificate",
     "PluginExit",
+    "RawChannel",
+    "RawStream",
     "run_peer_client",
     "close_all",
 ]
@@ -182,6 +190,9 @@ class KvClient:
     @property
     def call_timeout(self) -> Optional[float]:
         """The deadline in seconds of calls made without ``timeout=`` (None: no deadline)."""
+    @property
+    def channel(self) -> Channel:
+        """A ``grpc.Channel`` for grpcio-generated stubs, over this plugin's connection."""
     def __enter__(self) -> "KvClient": ...
     def __exit__(
         self,
@@ -239,6 +250,9 @@ class AsyncKvClient:
     @property
     def call_timeout(self) -> Optional[float]:
         """The deadline in seconds of calls made without ``timeout=`` (None: no deadline)."""
+    @property
+    def channel(self) -> AioChannel:
+        """A ``grpc.aio.Channel`` for grpcio-generated stubs, over this plugin's connection."""
     def __aenter__(self) -> Awaitable["AsyncKvClient"]: ...
     def __aexit__(
         self,
@@ -246,6 +260,63 @@ class AsyncKvClient:
         exc: Optional[BaseException],
         tb: Optional[types.TracebackType],
     ) -> Awaitable[bool]: ...
+
+@final
+class RawChannel:
+    """Raw gRPC calls (serialized messages) on one plugin's connection; the engine of
+    ``soup_rpc.Channel`` and ``soup_rpc.aio.Channel``.
+
+    ``timeout``: seconds (None: the plugin's ``call_timeout``; ``math.inf``: none; zero or
+    less: already expired). ``metadata``: (key, value) pairs, ``bytes`` for ``-bin`` keys.
+    Failures raise ``RpcError`` (``DeadlineExceeded`` for an expired deadline).
+    """
+
+    def unary(
+        self,
+        method: str,
+        request: Union[bytes, bytearray],
+        timeout: Optional[float] = None,
+        metadata: _RequestMetadata = None,
+    ) -> Tuple[bytes, _Metadata, _Metadata]:
+        """A unary call: ``(response, initial_metadata, trailing_metadata)``."""
+    def unary_async(
+        self,
+        method: str,
+        request: Union[bytes, bytearray],
+        timeout: Optional[float] = None,
+        metadata: _RequestMetadata = None,
+    ) -> Awaitable[Tuple[bytes, _Metadata, _Metadata]]:
+        """Awaitable: ``unary`` for asyncio."""
+    def stream(
+        self, method: str, timeout: Optional[float] = None, metadata: _RequestMetadata = None
+    ) -> "RawStream":
+        """Starts a streaming call; send its requests with ``send``, then ``done_sending``."""
+    @property
+    def closed(self) -> bool:
+        """Whether the plugin has been closed."""
+
+@final
+class RawStream:
+    """One streaming call in flight (any of the three streaming shapes)."""
+
+    def send(self, request: Union[bytes, bytearray]) -> bool:
+        """Queues a request (waiting while the buffer is full); False once the call ended."""
+    def send_async(self, request: Union[bytes, bytearray]) -> Awaitable[bool]:
+        """Awaitable: ``send`` for asyncio."""
+    def done_sending(self) -> None:
+        """Ends the request stream (half-close)."""
+    def cancel(self) -> None:
+        """Cancels the call; readers then get CANCELLED."""
+    def next(self) -> Optional[bytes]:
+        """The next response message, None once the call ended OK; raises ``RpcError``."""
+    def next_async(self) -> Awaitable[Optional[bytes]]:
+        """Awaitable: ``next`` for asyncio."""
+    def initial_metadata(self) -> _Metadata:
+        """The response headers' metadata, waiting for them (empty if the call failed first)."""
+    def initial_metadata_async(self) -> Awaitable[_Metadata]:
+        """Awaitable: ``initial_metadata`` for asyncio."""
+    def trailing_metadata(self) -> Optional[_Metadata]:
+        """The trailing metadata once the call ended OK (None before)."""
 
 def run_peer_client(
     server_command: Sequence[str],

@@ -25,6 +25,10 @@ PY_PEER = ROOT / "python" / "peer" / "soup_peer.py"
 RS_PEER = ROOT / "python" / "peer" / "soup_rs_peer.py"
 SCHEMA = ROOT / "proto" / "peer-report.schema.json"
 
+# The KV stubs grpcio-tools generated for the Python peer (peerlib.gen.kv_pb2_grpc),
+# reused by the channel tests instead of a second generated copy.
+sys.path.append(str(ROOT / "python" / "peer"))
+
 # The key type each server presents under AutoMTLS when this host sends an ec-p256
 # certificate: soup-server matches the host's key; go-plugin always makes P-521;
 # pyvider-rpcplugin's server makes P-384.

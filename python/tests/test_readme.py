@@ -38,7 +38,7 @@ def test_readme_python_example_runs_as_documented(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 4, done.stdout
+    assert len(lines) == 5, done.stdout
     assert lines[0] == "b'hello'"
     assert re.fullmatch(
         r"Certificate\(key_type='ec-p256', signature_algorithm='ecdsa-with-SHA\d+', sha256='[0-9a-f]{64}'\)",
@@ -46,3 +46,4 @@ def test_readme_python_example_runs_as_documented(tmp_path: Path) -> None:
     ), lines[1]
     assert lines[2] == "NOT_FOUND"
     assert lines[3] == "[b'hello', b'hello', b'hello']"
+    assert lines[4] == "1", "health SERVING through grpcio's stub over soup_rpc's channel"

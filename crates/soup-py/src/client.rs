@@ -10,6 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
 
 use crate::aio;
+use crate::channel::RawChannel;
 use crate::info::{Handshake, PluginExit};
 use crate::launch::LaunchRequest;
 use crate::runtime;
@@ -24,6 +25,7 @@ use crate::session::{CallTimeout, Session};
 pub struct KvClient {
     session: Arc<Session>,
     handshake: PyOnceLock<Py<Handshake>>,
+    channel: PyOnceLock<Py<PyAny>>,
 }
 
 /// The same as `soup_rpc.KvClient`, with awaitable calls for asyncio.
@@ -31,6 +33,7 @@ pub struct KvClient {
 pub struct AsyncKvClient {
     session: Arc<Session>,
     handshake: PyOnceLock<Py<Handshake>>,
+    channel: PyOnceLock<Py<PyAny>>,
 }
 
 impl KvClient {
@@ -38,6 +41,7 @@ impl KvClient {
         KvClient {
             session,
             handshake: PyOnceLock::new(),
+            channel: PyOnceLock::new(),
         }
     }
 }
@@ -47,6 +51,7 @@ impl AsyncKvClient {
         AsyncKvClient {
             session,
             handshake: PyOnceLock::new(),
+            channel: PyOnceLock::new(),
         }
     }
 }
@@ -66,6 +71,24 @@ fn handshake_of(
 ) -> PyResult<Py<Handshake>> {
     cell.get_or_try_init(py, || Py::new(py, session.handshake().clone()))
         .map(|h| h.clone_ref(py))
+}
+
+/// The session's grpcio-compatible channel: `module.Channel` over a [`RawChannel`],
+/// made once per handle.
+fn channel_of(
+    py: Python<'_>,
+    cell: &PyOnceLock<Py<PyAny>>,
+    session: &Arc<Session>,
+    module: &str,
+) -> PyResult<Py<PyAny>> {
+    cell.get_or_try_init(py, || {
+        let raw = Py::new(py, RawChannel::new(session.clone()))?;
+        py.import(module)?
+            .getattr("Channel")?
+            .call1((raw,))
+            .map(Bound::unbind)
+    })
+    .map(|c| c.clone_ref(py))
 }
 
 fn describe(class: &str, session: &Session) -> String {
@@ -169,6 +192,12 @@ impl KvClient {
     #[getter]
     fn call_timeout(&self) -> Option<f64> {
         self.session.call_timeout().map(|d| d.as_secs_f64())
+    }
+
+    /// A `grpc.Channel` for grpcio-generated stubs, over this plugin's connection.
+    #[getter]
+    fn channel(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        channel_of(py, &self.channel, &self.session, "soup_rpc._channel")
     }
 
     /// Shuts the plugin down (Shutdown RPC, grace period, then kill) and reaps it.
@@ -306,6 +335,12 @@ impl AsyncKvClient {
     #[getter]
     fn call_timeout(&self) -> Option<f64> {
         self.session.call_timeout().map(|d| d.as_secs_f64())
+    }
+
+    /// A `grpc.aio.Channel` for grpcio-generated stubs, over this plugin's connection.
+    #[getter]
+    fn channel(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        channel_of(py, &self.channel, &self.session, "soup_rpc._aio_channel")
     }
 
     /// Awaitable: shuts the plugin down and reaps it; resolves to its `PluginExit`.

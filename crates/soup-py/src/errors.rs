@@ -18,15 +18,18 @@
 //! | anything added later | by its stage: `TlsError` for `tls`, else `HandshakeError` | |
 //!
 //! `KvError::Rpc` → `RpcError`; `KvError::DeadlineExceeded` (and an `Rpc` whose code is
-//! `DEADLINE_EXCEEDED`) → `DeadlineExceeded`, a subclass of `RpcError`.
+//! `DEADLINE_EXCEEDED`) → `DeadlineExceeded`, a subclass of `RpcError`. A channel call's
+//! non-OK status ([`Failure::Status`]) maps the same way, with its method and metadata.
 
 use std::time::Duration;
 
 use plugin_core::HostError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::{PyErrArguments, import_exception};
 use soup_client::KvError;
+
+use crate::raw::{MetaValue, Metadata};
 
 import_exception!(soup_rpc, SoupError);
 import_exception!(soup_rpc, HandshakeError);
@@ -57,6 +60,22 @@ pub enum Failure {
         message: Option<String>,
         /// The call's deadline, when it had one and it passed.
         deadline: Option<Duration>,
+    },
+    /// A call through the channel (`soup_rpc.Channel`) ended with a non-OK status, or
+    /// got no answer within its deadline.
+    Status {
+        /// `/package.Service/Method`.
+        method: String,
+        /// The gRPC status code (`DeadlineExceeded` raises `DeadlineExceeded`).
+        code: tonic::Code,
+        /// The status message the plugin sent (None when this host gave up).
+        message: Option<String>,
+        /// The call's deadline, when it had one and it passed.
+        deadline: Option<Duration>,
+        /// The response headers' metadata, when headers came before the status.
+        initial: Metadata,
+        /// The trailers' metadata (the status's own headers left out).
+        trailing: Metadata,
     },
     /// The client was closed.
     Closed,
@@ -142,6 +161,44 @@ impl Failure {
                     PyErr::new::<RpcError, _>(args)
                 }
             }
+            Failure::Status {
+                method,
+                code,
+                message,
+                deadline,
+                initial,
+                trailing,
+            } => {
+                let detail = match (deadline, &message) {
+                    (Some(d), reported) if code == tonic::Code::DeadlineExceeded => format!(
+                        "{method}: no answer within {d:?} (deadline exceeded{}); the plugin may \
+                         be frozen or overloaded; raise the call timeout if it is only slow",
+                        reported
+                            .as_ref()
+                            .map(|m| format!(", reported by the plugin: {m:?}"))
+                            .unwrap_or_default()
+                    ),
+                    (_, m) => format!(
+                        "{method} failed: {}: {}",
+                        status_name(code),
+                        m.as_deref().unwrap_or("")
+                    ),
+                };
+                let args = ErrorArgs::new(detail)
+                    .field("stage", Value::Str(Some("rpc".into())))
+                    .field("code", Value::Str(Some(status_name(code))))
+                    .field("message", Value::Str(message))
+                    .field("method", Value::Str(Some(method)))
+                    .field("initial_metadata", Value::Metadata(initial))
+                    .field("trailing_metadata", Value::Metadata(trailing));
+                if code == tonic::Code::DeadlineExceeded {
+                    PyErr::new::<DeadlineExceeded, _>(
+                        args.field("deadline", Value::Float(deadline.map(|d| d.as_secs_f64()))),
+                    )
+                } else {
+                    PyErr::new::<RpcError, _>(args)
+                }
+            }
             Failure::Closed => PyErr::new::<ClientClosed, _>(ErrorArgs::new(
                 "the client is closed: its plugin has been shut down".into(),
             )),
@@ -205,6 +262,7 @@ enum Value {
     Float(Option<f64>),
     Strs(Vec<String>),
     Ints(Vec<u32>),
+    Metadata(Metadata),
 }
 
 /// `(detail, {field: value})`, the constructor arguments of every `soup_rpc` exception.
@@ -240,6 +298,7 @@ impl PyErrArguments for ErrorArgs {
                 Value::Float(v) => fields.set_item(name, v),
                 Value::Strs(v) => fields.set_item(name, v),
                 Value::Ints(v) => fields.set_item(name, v),
+                Value::Metadata(v) => metadata_tuple(py, v).and_then(|t| fields.set_item(name, t)),
             };
         }
         match (self.detail, fields).into_pyobject(py) {
@@ -247,4 +306,20 @@ impl PyErrArguments for ErrorArgs {
             Err(_) => py.None(),
         }
     }
+}
+
+/// Metadata as grpcio gives it: a tuple of `(key, value)` tuples, `bytes` values for
+/// `-bin` keys and `str` for the others.
+pub fn metadata_tuple(py: Python<'_>, metadata: Metadata) -> PyResult<Bound<'_, PyTuple>> {
+    let pairs = metadata
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                MetaValue::Ascii(s) => PyString::new(py, &s).into_any(),
+                MetaValue::Binary(b) => PyBytes::new(py, &b).into_any(),
+            };
+            PyTuple::new(py, [PyString::new(py, &k).into_any(), v])
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(py, pairs)
 }

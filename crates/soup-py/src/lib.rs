@@ -11,15 +11,19 @@
 //! (asyncio futures fed from the runtime without taking the GIL there), [`session`]
 //! (one plugin shared by every handle, killed and reaped when dropped), [`client`] (the
 //! Python classes), [`info`] (frozen value objects), [`errors`] (Rust errors → Python
-//! exceptions), [`launch`] (argument validation), [`peer`] (the peer contract's client).
+//! exceptions), [`launch`] (argument validation), [`peer`] (the peer contract's client),
+//! [`raw`] + [`codec`] + [`channel`] (any method's calls with serialized messages, under
+//! `soup_rpc`'s grpcio-compatible channel).
 #![warn(missing_docs)]
 
 mod aio;
+mod channel;
 mod client;
 mod errors;
 mod info;
 mod launch;
 mod peer;
+mod raw;
 mod runtime;
 mod session;
 
@@ -43,6 +47,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<info::Handshake>()?;
     m.add_class::<info::Certificate>()?;
     m.add_class::<info::PluginExit>()?;
+    m.add_class::<channel::RawChannel>()?;
+    m.add_class::<channel::RawStream>()?;
     m.add_function(wrap_pyfunction!(peer::run_peer_client, m)?)?;
     m.add_function(wrap_pyfunction!(close_all, m)?)?;
     Ok(())

@@ -1,15 +1,18 @@
-//! One hosted plugin, shared by every Python handle and thread that uses it, and the
-//! guarantee that its process is gone (killed and reaped) once nobody holds it.
+//! One hosted plugin, shared by every Python handle (KvClient, Plugin, their channels)
+//! and thread that uses it, and the guarantee that its process is gone (killed and
+//! reaped) once nobody holds it.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use plugin_core::SHUTDOWN_GRACE;
 use tokio::sync::RwLock;
 
 use crate::errors::Failure;
 use crate::info::{Handshake, PluginExit};
 use crate::launch::LaunchRequest;
+use crate::raw::{self, CallOptions, UnaryReply};
 use crate::runtime;
 
 /// How long `close()` lets in-flight calls finish before killing the plugin under them.
@@ -72,6 +75,28 @@ impl Session {
         let kv = guard.as_ref().ok_or(Failure::Closed)?;
         let timeout = timeout.unwrap_or_else(|| kv.timeout());
         Ok(kv.put_with_timeout(key, value, timeout).await?)
+    }
+
+    /// Makes a unary call through the channel within `timeout` (see [`CallTimeout`]).
+    pub async fn unary(
+        &self,
+        message: Bytes,
+        mut options: CallOptions,
+        timeout: CallTimeout,
+    ) -> Result<UnaryReply, Failure> {
+        let guard = self.kv.read().await;
+        let kv = guard.as_ref().ok_or(Failure::Closed)?;
+        options.timeout = timeout.unwrap_or(self.call_timeout);
+        raw::unary(kv.plugin().channel(), message, options).await
+    }
+
+    /// The plugin's channel, for a streaming call. Unlike unary calls, streams do not
+    /// hold up `close` (a server stream such as health's Watch may never end): they
+    /// fail when the plugin goes.
+    pub async fn channel(&self) -> Result<tonic::transport::Channel, Failure> {
+        let guard = self.kv.read().await;
+        let kv = guard.as_ref().ok_or(Failure::Closed)?;
+        Ok(kv.plugin().channel())
     }
 
     /// The deadline of calls made without their own (`call_timeout` of `launch`).
