@@ -19,6 +19,7 @@ mod exec;
 mod figures;
 mod matrixref;
 mod svg;
+mod tools;
 
 use std::fs;
 use std::path::Path;
@@ -45,7 +46,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub pairing: Vec<String>,
     /// Only these sections: comma list of `grid` (every host × plugin: cold start, Get,
-    /// throughput, Put) and `broker` (the brokered round trip); default both.
+    /// throughput, Put), `broker` (the brokered round trip) and `tools` (`soup probe` vs a
+    /// bare launch; Python `.channel` vs `KvClient` vs grpcio); default all.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub section: Vec<Section>,
     /// Repetitions of the whole interleaved set (default from bench.toml).
@@ -66,6 +68,8 @@ pub enum Section {
     Grid,
     /// The brokered round trip (`[broker]`).
     Broker,
+    /// soup's generic tools against the plain paths (`src/bench/tools.rs`).
+    Tools,
 }
 
 /// Runs `cargo xtask bench`.
@@ -106,8 +110,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             );
         }
     }
+    let tools = wants(Section::Tools) && args.pairing.is_empty();
     if !args.no_build {
-        let mut sides: Vec<&str> = Vec::new();
+        let mut sides: Vec<&str> = if tools {
+            vec!["rust", "python"]
+        } else {
+            Vec::new()
+        };
         let names = chosen
             .iter()
             .flat_map(|p| [&p.host[..], &p.plugin[..]])
@@ -173,6 +182,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let (b_runs, b_failed) = broker::run(&root, &brokered, &broker_load);
         broker::assemble(&conf.broker, &broker_load, &brokered, &b_runs, &b_failed)
     });
+    let tools_section = tools.then(|| {
+        eprintln!("bench: tools: soup probe vs soup kv get; python .channel vs KvClient vs grpcio");
+        tools::run(&root, &store, args.quick)
+    });
 
     let report = assemble(
         args,
@@ -186,6 +199,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         started.elapsed(),
         &root,
     );
+    let mut report = report;
+    report["tools"] = tools_section.unwrap_or(Value::Null);
     validate(&root, &report)?;
     let mut table = String::new();
     if !chosen.is_empty() {
@@ -196,6 +211,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if !report["broker"].is_null() {
         table.push_str(&broker::table(&report["broker"]));
+    }
+    if !report["tools"].is_null() {
+        table.push_str(&tools::table(&report["tools"]));
     }
     print!("{table}");
     fs::write(

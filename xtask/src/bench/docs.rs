@@ -198,6 +198,13 @@ pub fn write(report: &Value, md: &Path, svg_dir: &Path, svg_link: &str) -> Resul
          min/median/max of every figure and every host's raw output are in \
          `target/bench/bench.json` (schema `xtask/bench-report.schema.json`)."
     );
+    if !report["tools"].is_null() {
+        let _ = writeln!(
+            s,
+            "\n## Tools\n\n```text{}```",
+            super::tools::table(&report["tools"])
+        );
+    }
     fs::write(md, s)?;
     Ok(())
 }
