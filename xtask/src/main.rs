@@ -5,6 +5,7 @@
 //! processes and reads their JSON reports (docs/peer-contract.md).
 
 mod bench;
+mod conformance;
 mod examples;
 mod matrix;
 mod peers;
@@ -36,6 +37,8 @@ enum Command {
     /// Relays a plugin's stdout and records its handshake line (used by `examples`).
     #[command(hide = true)]
     HandshakeTap(examples::tap::TapArgs),
+    /// `soup conformance` on every plugin we have, into docs/conformance.md.
+    Conformance(conformance::ConformanceArgs),
     /// The project's one test command: peers, cargo/go/pytest, matrix, snapshot, leftovers.
     Test(test::TestArgs),
 }
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Matrix(args) => matrix::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Conformance(args) => conformance::run(&args),
         Command::Examples(args) => examples::run(&args),
         Command::HandshakeTap(args) => examples::tap::run(&args),
     };

@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod conformance;
 pub mod dynamic;
 mod kv;
 pub mod presets;

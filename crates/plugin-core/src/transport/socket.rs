@@ -26,7 +26,7 @@ pub enum Socket {
 impl Socket {
     /// Connects to a plugin's (or a brokered) address: loopback tcp with `TCP_NODELAY`, or
     /// a unix socket.
-    pub(crate) async fn connect(
+    pub async fn connect(
         network: crate::protocol::handshake::Network,
         address: &str,
     ) -> std::io::Result<Socket> {

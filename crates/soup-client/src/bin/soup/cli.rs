@@ -26,6 +26,13 @@ pub enum Command {
     /// Call a unary method of any plugin, request and response as JSON:
     /// `soup call [OPTIONS] -- CMD... /package.Service/Method ['{"json": 1}']`.
     Call(CallArgs),
+    /// Is this a correct go-plugin plugin? Runs go-plugin's protocol checks against any
+    /// plugin: pass / fail / warn per check, with go-plugin's reference behaviour.
+    Conformance(ConformanceArgs),
+    /// (internal) Host a plugin, print its pid, wait to be killed: `soup conformance`'s
+    /// "exits when its host dies" check.
+    #[command(hide = true)]
+    HoldPlugin(HoldArgs),
     /// Print what this peer cannot express, as JSON (peer contract).
     Capabilities,
     /// Measure cold start, Get latency and throughput against a plugin (JSON on stdout).
@@ -88,6 +95,35 @@ pub struct ProbeArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
+}
+
+/// `soup conformance`.
+#[derive(Args, Clone)]
+pub struct ConformanceArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the checks as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Seconds each wait may take (handshake, calls).
+    #[arg(long, default_value_t = 20.0)]
+    pub timeout: f64,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The plugin command, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// `soup hold-plugin`.
+#[derive(Args, Clone)]
+pub struct HoldArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The plugin command, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 /// `soup call`.

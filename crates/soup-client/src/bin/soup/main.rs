@@ -95,6 +95,43 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Conformance(args) => {
+            let opts = soup_client::conformance::ConformanceOptions {
+                command: args.command.clone(),
+                cookie: args.target.choice()?,
+                versions: args.target.versions.clone(),
+                holder: std::env::current_exe()
+                    .ok()
+                    .map(|exe| vec![exe.display().to_string(), "hold-plugin".into()]),
+                timeout: std::time::Duration::from_secs_f64(args.timeout),
+            };
+            let report = soup_client::conformance::run(opts).await?;
+            if let Some(path) = &args.junit {
+                std::fs::write(path, soup_client::conformance::junit(&report)?)
+                    .with_context(|| format!("writing --junit {}", path.display()))?;
+            }
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", soup_client::conformance::render(&report));
+            }
+            Ok(if report.summary.fail == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::HoldPlugin(args) => {
+            let mut opts = soup_client::probe::ProbeOptions::new(args.command.clone());
+            opts.cookie = args.target.choice()?;
+            opts.versions = args.target.versions.clone();
+            let (plugin, _, _) = soup_client::probe::launch_any(&opts).await?;
+            println!("{}", plugin.pid().unwrap_or(0));
+            std::io::stdout().flush()?;
+            std::future::pending::<()>().await;
+            drop(plugin);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Call(args) => {
             args.conn.require_launch("call")?;
             args.conn.start_keylog()?;
