@@ -4,7 +4,8 @@
 //! Go peer and of the Terraform provider (`go/terraform-provider-soupkv`), the Python peer's
 //! pytest, the full matrix, go-plugin's examples Go ↔ Rust (`cargo xtask
 //! examples`), `soup probe`/`soup call` against every real peer and a Terraform provider and the
-//! key log decrypting a tshark capture, the matrix snapshot test, and a check that no peer
+//! key log decrypting a tshark capture, `soup conformance` on every plugin (soup-server must pass
+//! every check), the matrix snapshot test, and a check that no peer
 //! process is left running. Every stage runs even when an earlier one failed (except those
 //! that need the peers); the last line is `N passed, N failed`.
 
@@ -95,9 +96,14 @@ pub fn run(args: &TestArgs) -> Result<()> {
     stage("soup probe / call / --keylog on the real peers", &|| {
         ignored_xtask_tests(&root, &["probe", "keylog"])
     });
+    stage(
+        "soup conformance on every plugin (cargo xtask conformance)",
+        &|| crate::conformance::run(&crate::conformance::ConformanceArgs::default()),
+    );
     stage("matrix snapshot", &|| {
         ignored_xtask_tests(&root, &["matrix_snapshot"])
     });
+    stage("fuzz (bounded)", &|| fuzz_bounded(&root));
     stage("no peer process left", &|| {
         let left: Vec<String> = peer_processes(&root).difference(&before).cloned().collect();
         if left.is_empty() {
@@ -127,6 +133,54 @@ fn ignored_xtask_tests(root: &Path, tests: &[&str]) -> Result<()> {
     }
     argv.extend(["--", "--ignored"]);
     status(duct::cmd("cargo", argv).dir(root))
+}
+
+/// The cargo-fuzz targets in `fuzz/` (fuzz/README.md).
+const FUZZ_TARGETS: [&str; 4] = ["handshake_line", "env_contract", "hclog", "reattach"];
+
+/// Runs each fuzz target for 20 s, installing cargo-fuzz first on a clean machine. An
+/// unoptimised build without sanitizer, which compiles in half the time of cargo-fuzz's
+/// default; RUSTC_BOOTSTRAP lets stable rustc take its `-Z` flags.
+fn fuzz_bounded(root: &Path) -> Result<()> {
+    let installed = cmd!("cargo", "fuzz", "--version")
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()?
+        .status
+        .success();
+    if !installed {
+        status(cmd!("cargo", "install", "cargo-fuzz", "--locked"))?;
+    }
+    let dir = root.join("fuzz");
+    // Every target in one cargo build; each run then finds it built.
+    status(
+        cmd!("cargo", "fuzz", "build", "--dev", "--sanitizer", "none")
+            .dir(&dir)
+            .env("RUSTC_BOOTSTRAP", "1"),
+    )?;
+    let failed: Vec<&str> = FUZZ_TARGETS
+        .into_iter()
+        .filter(|&target| {
+            let run = cmd!(
+                "cargo",
+                "fuzz",
+                "run",
+                "--dev",
+                "--sanitizer",
+                "none",
+                target,
+                "--",
+                "-max_total_time=20",
+                "-timeout=10"
+            );
+            status(run.dir(&dir).env("RUSTC_BOOTSTRAP", "1")).is_err()
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!("fuzz target(s) failed: {}", failed.join(", "));
+    }
+    Ok(())
 }
 
 fn status(expr: duct::Expression) -> Result<()> {
