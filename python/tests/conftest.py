@@ -170,3 +170,26 @@ def manual_tls(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
 def python_exe() -> str:
     """The interpreter running the tests (the one soup_rpc is installed in)."""
     return sys.executable
+
+
+def stop(pid: int, bound: float = 10.0) -> None:
+    """SIGSTOPs `pid` and returns once every one of its threads is stopped: kill(2) only
+    queues the signal, and a Go plugin's thread running on another core can still answer
+    a request that arrives meanwhile."""
+    import signal
+    import time
+
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + bound
+    while True:
+        states = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/stat") as f:
+                    states.append(f.read().rsplit(") ", 1)[1][0])
+            except (FileNotFoundError, IndexError):
+                continue
+        if states and all(s in "tT" for s in states):
+            return
+        assert time.monotonic() < deadline, f"pid {pid} not stopped after {bound} s: {states}"
+        time.sleep(0.002)

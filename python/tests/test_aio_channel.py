@@ -17,7 +17,7 @@ health_pb2_grpc = pytest.importorskip("grpc_health.v1.health_pb2_grpc")
 
 import soup_rpc  # noqa: E402
 import soup_rpc.aio  # noqa: E402
-from conftest import SERVER_KEY, process_gone  # noqa: E402
+from conftest import SERVER_KEY, process_gone, stop  # noqa: E402
 from peerlib.gen import kv_pb2, kv_pb2_grpc  # noqa: E402
 
 SERVERS = ["rust", "go"]
@@ -86,7 +86,7 @@ def test_aio_deadline_on_a_frozen_plugin(server: str, make_server: Callable[...,
             await kv.Put(kv_pb2.PutRequest(key="k", value=b"v"))
             pid = plugin.pid
             assert pid is not None
-            os.kill(pid, signal.SIGSTOP)
+            stop(pid)
             try:
                 got = await asyncio.wait_for(
                     asyncio.gather(

@@ -15,7 +15,7 @@ health_pb2 = pytest.importorskip("grpc_health.v1.health_pb2")
 health_pb2_grpc = pytest.importorskip("grpc_health.v1.health_pb2_grpc")
 
 import soup_rpc  # noqa: E402
-from conftest import SERVER_KEY, process_gone  # noqa: E402
+from conftest import SERVER_KEY, process_gone, stop  # noqa: E402
 from peerlib.gen import kv_pb2, kv_pb2_grpc  # noqa: E402
 
 SERVERS = ["rust", "go"]
@@ -135,7 +135,7 @@ def test_deadline_on_a_frozen_plugin_is_deadline_exceeded(server: str, make_serv
             except BaseException as e:  # noqa: BLE001 - handed to the test
                 out["error"] = e
 
-        os.kill(pid, signal.SIGSTOP)
+        stop(pid)
         try:
             t = threading.Thread(target=call, daemon=True)
             t.start()

@@ -22,7 +22,7 @@ import pytest
 
 import soup_rpc
 import soup_rpc.aio
-from conftest import process_gone
+from conftest import process_gone, stop
 
 DEADLINE = 0.3
 HUNG = 30.0  # a call with a 0.3 s deadline that has not returned by then never will
@@ -31,7 +31,7 @@ HUNG = 30.0  # a call with a 0.3 s deadline that has not returned by then never 
 @contextmanager
 def frozen(pid: int) -> Iterator[None]:
     """The plugin stopped (SIGSTOP) for the block, resumed (SIGCONT) whatever happens."""
-    os.kill(pid, signal.SIGSTOP)
+    stop(pid)
     try:
         yield
     finally:

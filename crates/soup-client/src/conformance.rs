@@ -859,8 +859,7 @@ async fn host_death(cx: &mut Ctx) {
     let bound = Duration::from_secs(5);
     let mut gone = false;
     while died.elapsed() < bound {
-        // SAFETY: signal 0 only checks existence.
-        if unsafe { libc::kill(pid, 0) } != 0 {
+        if !running(pid) {
             gone = true;
             break;
         }
@@ -885,6 +884,19 @@ async fn host_death(cx: &mut Ctx) {
         )
     };
     cx.record(id, t, status, reference, observed);
+}
+
+/// Whether `pid` runs: an exited orphan stays a zombie until its new parent (init, or a
+/// subreaper such as `cargo xtask test`) reaps it, and `kill(pid, 0)` still finds it.
+fn running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name: `PID (comm) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
 }
 
 async fn socket_dir(cx: &mut Ctx) {
@@ -1019,4 +1031,29 @@ pub fn junit(r: &ConformanceReport) -> Result<String, quick_junit::SerializeErro
     let mut report = Report::new("soup conformance");
     report.add_test_suite(suite);
     report.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_is_not_running() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Exited but not yet reaped: a zombie, which kill(pid, 0) would still find.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running(pid) {
+            assert!(Instant::now() < deadline, "`true` never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: signal 0 only checks existence.
+        assert_eq!(
+            unsafe { libc::kill(pid, 0) },
+            0,
+            "still a zombie until reaped"
+        );
+        child.wait().unwrap();
+        assert!(running(std::process::id() as i32));
+    }
 }
