@@ -132,42 +132,25 @@ impl Ctx {
         c
     }
 
-    /// Starts the plugin by hand: the env contract with these changes, nothing else.
+    /// Starts the plugin by hand: the host's env contract (plugin-core's own) with this
+    /// cookie value and these versions, plus `env`, and nothing else (no handshake read).
     fn spawn(
         &self,
         cookie_value: &str,
         versions: &[u32],
         env: &[(&str, String)],
     ) -> std::io::Result<Child> {
-        let mut cmd = Command::new(&self.opts.command[0]);
-        cmd.args(&self.opts.command[1..]);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PLUGIN_") {
-                cmd.env_remove(&k);
-            }
-        }
-        cmd.env(&self.cookie.key, cookie_value)
-            .env(
-                env::PLUGIN_PROTOCOL_VERSIONS,
-                versions
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            )
-            .env(env::PLUGIN_MIN_PORT, "10000")
-            .env(env::PLUGIN_MAX_PORT, "25000");
+        let mut config = LaunchConfig::new(self.opts.command.iter());
+        config.cookie = MagicCookie::new(self.cookie.key.clone(), cookie_value);
+        config.versions = versions.to_vec();
+        let mut cmd = config.plugin_command(std::ffi::OsStr::new(&self.opts.command[0]));
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+        cmd.spawn()
     }
 }
 

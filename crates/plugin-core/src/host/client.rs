@@ -75,6 +75,48 @@ pub struct LaunchConfig {
 }
 
 impl LaunchConfig {
+    /// The plugin's command with go-plugin's environment contract, as a host starts it:
+    /// inherited `PLUGIN_*` scrubbed, cookie, versions, port range, transports and
+    /// multiplexing as configured, stdin closed, stdout and stderr piped, killed on drop.
+    /// `PLUGIN_CLIENT_CERT` and [`LaunchConfig::env`] are left to the caller, which sets
+    /// them last.
+    pub fn plugin_command(&self, program: &std::ffi::OsStr) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(self.command.iter().skip(1));
+        // A host's own PLUGIN_* variables (it may itself be a plugin) must not switch on
+        // TLS, muxing or socket options we did not ask for.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PLUGIN_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env(&self.cookie.key, &self.cookie.value)
+            .env(
+                env::PLUGIN_PROTOCOL_VERSIONS,
+                self.versions
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+            .env(env::PLUGIN_MIN_PORT, "10000")
+            .env(env::PLUGIN_MAX_PORT, "25000");
+        if let Some(t) = self.transport {
+            cmd.env(env::PLUGIN_SERVER_TRANSPORTS, t.as_str());
+        }
+        if self.multiplex {
+            cmd.env(env::PLUGIN_MULTIPLEX_GRPC, "true");
+        }
+        if self.process_group {
+            cmd.process_group(0);
+        }
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
     /// Defaults: go-plugin's KV cookie, version 1, AutoMTLS with an `ec-p256` host key.
     pub fn new<I, S>(command: I) -> Self
     where
@@ -211,46 +253,14 @@ impl PluginClient {
             return Err(HostError::ManualTlsMissing);
         }
 
-        let mut cmd = Command::new(&program);
-        cmd.args(&config.command[1..]);
-        // A host's own PLUGIN_* variables (it may itself be a plugin) must not switch on
-        // TLS, muxing or socket options we did not ask for.
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PLUGIN_") {
-                cmd.env_remove(&k);
-            }
-        }
-        cmd.env(&config.cookie.key, &config.cookie.value)
-            .env(
-                env::PLUGIN_PROTOCOL_VERSIONS,
-                config
-                    .versions
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            )
-            .env(env::PLUGIN_MIN_PORT, "10000")
-            .env(env::PLUGIN_MAX_PORT, "25000");
+        let mut cmd = config.plugin_command(&program);
         if let Some(cert) = &client_cert {
             cmd.env(env::PLUGIN_CLIENT_CERT, cert.pem());
         }
-        if let Some(t) = config.transport {
-            cmd.env(env::PLUGIN_SERVER_TRANSPORTS, t.as_str());
-        }
-        if config.multiplex {
-            cmd.env(env::PLUGIN_MULTIPLEX_GRPC, "true");
-        }
+        // Last, so the caller's extra environment wins.
         for (k, v) in &config.env {
             cmd.env(k, v);
         }
-        if config.process_group {
-            cmd.process_group(0);
-        }
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
 
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|source| HostError::Spawn {
