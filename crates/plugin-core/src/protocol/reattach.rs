@@ -113,13 +113,22 @@ pub fn parse(
     name: Option<&str>,
 ) -> Result<(Option<String>, ReattachConfig), ReattachError> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(ReattachError::Json)?;
-    let is_single = value.get("Addr").is_some() || value.get("Protocol").is_some();
-    let (key, cfg) = if is_single {
-        let cfg: ReattachConfig = serde_json::from_value(value).map_err(ReattachError::Json)?;
+    // A single config or a `TF_REATTACH_PROVIDERS` map? Their shapes never overlap (a
+    // config's `Protocol` is a string and its `Addr` has no `Protocol`), so try the single
+    // config first and fall back to the map: a map whose plugin is *named* `Addr` or
+    // `Protocol` is still a map. When neither reads, report the error of the shape the
+    // input looks like.
+    let looks_single = value.get("Addr").is_some() || value.get("Protocol").is_some();
+    let single = serde_json::from_value::<ReattachConfig>(value.clone());
+    let (key, cfg) = if let Ok(cfg) = single {
         (None, cfg)
     } else {
-        let mut map: BTreeMap<String, ReattachConfig> =
-            serde_json::from_value(value).map_err(ReattachError::Json)?;
+        let map = serde_json::from_value::<BTreeMap<String, ReattachConfig>>(value);
+        let mut map = match (map, single) {
+            (Ok(map), _) => map,
+            (Err(_), Err(e)) if looks_single => return Err(ReattachError::Json(e)),
+            (Err(e), _) => return Err(ReattachError::Json(e)),
+        };
         let names: Vec<String> = map.keys().cloned().collect();
         let key = match (name, names.as_slice()) {
             (_, []) => return Err(ReattachError::Empty),
@@ -154,6 +163,22 @@ mod tests {
         assert_eq!(back, want);
         let map: serde_json::Value = serde_json::from_str(&cfg.providers_json("x/y")).unwrap();
         assert_eq!(map["x/y"], want);
+    }
+
+    #[test]
+    fn a_map_whose_plugin_is_named_like_a_field_is_a_map() {
+        let (_, cfg) = parse(ONE, None).unwrap();
+        for name in ["Addr", "Protocol", "Pid"] {
+            let map = cfg.providers_json(name);
+            assert_eq!(
+                parse(&map, Some(name)).unwrap(),
+                (Some(name.into()), cfg.clone())
+            );
+            assert_eq!(parse(&map, None).unwrap(), (Some(name.into()), cfg.clone()));
+        }
+        // A broken single config still reports what is wrong with it, not a map error.
+        let err = parse(r#"{"Protocol":"grpc","Addr":{"Network":"tcp"}}"#, None).unwrap_err();
+        assert!(err.to_string().contains("String"), "{err}");
     }
 
     #[test]
