@@ -261,6 +261,18 @@ pub async fn serve_with(
     };
     let incoming = accept_loop(main_listener, tls_config, shutdown.clone());
 
+    // Before the handshake line: a host may signal us the moment it has read it, and
+    // SIGTERM's (or SIGINT's) default action would kill us before the handlers exist.
+    let outcome = Arc::new(std::sync::Mutex::new(None));
+    spawn_stop_watchers(
+        &Watch {
+            debug: config.debug.is_some(),
+            exit_with_host: config.exit_with_host,
+        },
+        &shutdown,
+        &outcome,
+    );
+
     if let Some(debug) = &config.debug {
         print_attach_instructions(debug, &line).map_err(ServeError::Stdout)?;
     } else {
@@ -287,16 +299,6 @@ pub async fn serve_with(
         version,
         tls = line.server_cert.is_some() || config.tls == TlsMode::Manual,
         "plugin serving"
-    );
-
-    let outcome = Arc::new(std::sync::Mutex::new(None));
-    spawn_stop_watchers(
-        &Watch {
-            debug: config.debug.is_some(),
-            exit_with_host: config.exit_with_host,
-        },
-        &shutdown,
-        &outcome,
     );
 
     let server = tonic::transport::Server::builder()
