@@ -4,7 +4,9 @@
     soup_peer.py server [--tls auto|manual|off] [--key match|KEY] [--transport tcp|unix]
                         [--tls-cert F --tls-key F --tls-ca F] [--store DIR]
     soup_peer.py client --tls auto|manual|off --key KEY --transport tcp|unix
-                        [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...
+                        [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS]
+                        [--versions LIST] [--script kv|get|hold|put-stream:N|get-stream:N|put-large:BYTES]
+                        -- SERVER-COMMAND...
     soup_peer.py bench [--tls auto|off] [--key KEY] [--transport tcp|unix] [--launches N] [--gets N]
                        [--concurrency N] [--duration SECS] [--puts N] [--timeout SECS] -- SERVER-COMMAND...
     soup_peer.py capabilities

@@ -3,7 +3,8 @@
 through the `soup_rpc` binding. Client side only (serving is the other peers' job).
 
     soup_rs_peer.py client [--tls auto|manual|off] [--key KEY] [--transport tcp|unix]
-                           [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...
+                           [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS]
+                           [--versions LIST] [--script SCRIPT] -- SERVER-COMMAND...
     soup_rs_peer.py capabilities
 
 The client prints exactly one JSON report (proto/peer-report.schema.json), the same steps
@@ -44,7 +45,15 @@ def _client_args(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--tls-key")
     p.add_argument("--tls-ca")
     p.add_argument("--timeout", type=float, default=20.0)
+    p.add_argument("--versions", default="1")
+    p.add_argument("--script", default="kv")
     ns = p.parse_args(own)
+    try:
+        ns.versions = [int(v) for v in ns.versions.split(",")]
+    except ValueError:
+        raise UsageError(f"--versions {ns.versions!r}: expected a comma list of integers") from None
+    if any(v < 0 for v in ns.versions):
+        raise UsageError(f"--versions {ns.versions!r}: versions are not negative")
     files = [ns.tls_cert, ns.tls_key, ns.tls_ca]
     if ns.tls == "manual" and not all(files):
         raise UsageError("--tls manual needs --tls-cert, --tls-key and --tls-ca")
@@ -81,6 +90,8 @@ def client(argv: List[str]) -> int:
             tls_key=ns.tls_key,
             tls_ca=ns.tls_ca,
             timeout=ns.timeout,
+            versions=ns.versions,
+            script=ns.script,
         )
     except ValueError as e:
         raise UsageError(str(e)) from e

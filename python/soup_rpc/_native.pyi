@@ -328,10 +328,13 @@ def run_peer_client(
     tls_key: Optional[_Path] = None,
     tls_ca: Optional[_Path] = None,
     timeout: float = 20.0,
+    versions: Sequence[int] = [1],
+    script: str = "kv",
 ) -> str:
     """The peer contract's client run (docs/peer-contract.md) as the ``python-rs`` peer.
 
-    Launches ``server_command``, runs the KV script, shuts the plugin down and returns the
+    Launches ``server_command`` offering app protocol ``versions``, runs ``script`` (``kv``,
+    ``get``, ``hold``, ``put-stream:N``, ``get-stream:N``, ``put-large:BYTES``), shuts the plugin down and returns the
     JSON report (``proto/peer-report.schema.json``). Used by ``python/peer/soup_rs_peer.py``.
     """
 

@@ -153,6 +153,17 @@ impl KvClient {
         }
     }
 
+    /// The same client with `limit` bytes as the largest message it sends or accepts
+    /// (default [`plugin_core::MAX_MESSAGE_SIZE`], 256 MiB). The plugin has its own limit.
+    #[must_use]
+    pub fn with_max_message_size(mut self, limit: usize) -> Self {
+        self.kv = self
+            .kv
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        self
+    }
+
     /// The same client with `timeout` as the deadline of every [`get`](Self::get) and
     /// [`put`](Self::put) (`None`, the default: no deadline). Each call sends it to the
     /// plugin as `grpc-timeout` and also stops waiting itself when it passes, so a

@@ -9,8 +9,9 @@ use plugin_core::{
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncBufReadExt as _;
 
-use crate::script::{self, Expect, Op};
+use crate::script::{self, Expect, Op, Script};
 use crate::{KvClient, KvError};
 
 /// Schema identifier.
@@ -47,6 +48,8 @@ pub struct Requested {
     pub key: String,
     pub transport: String,
     pub server_command: Vec<String>,
+    pub versions: Vec<u32>,
+    pub script: String,
 }
 
 /// What crossed the wire.
@@ -82,9 +85,9 @@ pub struct Timings {
 #[derive(Debug, Serialize)]
 #[allow(missing_docs)]
 pub struct StepResult {
-    pub step: &'static str,
+    pub step: String,
     pub op: &'static str,
-    pub key: &'static str,
+    pub key: String,
     pub ok: bool,
     pub status: String,
     pub message: String,
@@ -118,6 +121,10 @@ pub struct ClientRun {
     pub server_command: Vec<String>,
     /// Bound on the whole run.
     pub timeout: Duration,
+    /// App protocol versions offered and accepted (`--versions`, the contract's default `[1]`).
+    pub versions: Vec<u32>,
+    /// The script to run (`--script`).
+    pub script: Script,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -159,6 +166,8 @@ pub async fn run_client_as(run: ClientRun, peer: Peer) -> Report {
         key: run.key.to_string(),
         transport: run.transport.to_string(),
         server_command: run.server_command.clone(),
+        versions: run.versions.clone(),
+        script: run.script.to_string(),
     };
     let mut report = Report {
         schema: SCHEMA,
@@ -201,11 +210,19 @@ async fn execute(run: &ClientRun, report: &mut Report) {
     config.key = run.key;
     config.manual = run.manual.clone();
     config.transport = Some(run.transport);
-    config.handshake_timeout = run.timeout;
+    // Under the run's bound, so a plugin that never answers gets the handshake's own error.
+    config.handshake_timeout = run.timeout.mul_f64(0.75);
+    config.versions = run.versions.clone();
     // The report is our stdout; a plugin's prints go to stderr.
     config.stdout = plugin_core::StdioSink::Stderr;
     let kv = match KvClient::launch(config).await {
-        Ok(kv) => kv,
+        // A large value's limit must be the plugin's, not ours.
+        Ok(kv) => match run.script.largest_value() {
+            Some(n) => kv.with_max_message_size(
+                usize::try_from(n.saturating_add(1 << 20)).unwrap_or(usize::MAX),
+            ),
+            None => kv,
+        },
         Err(KvError::Host(e)) => {
             record_launch_error(report, &e);
             return;
@@ -241,15 +258,23 @@ async fn execute(run: &ClientRun, report: &mut Report) {
     report.timings.handshake_to_first_rpc_ms = Some(0.0);
 
     let mut first = true;
-    for step in script::steps(report.peer.language) {
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    for step in script::script_steps(run.script, report.peer.language) {
+        if step.after_stdin_line {
+            eprintln!("{}", script::PAUSE_MARKER);
+            // EOF or an error ends the pause the same way.
+            let _ = stdin.read_line(&mut String::new()).await;
+        }
         let t = Instant::now();
         let (result, value) = match step.op {
             Op::Put => (
-                kv.put(step.key, &step.value).await.map(|_| None),
+                kv.put_with_timeout(&step.key, &step.value, step.deadline)
+                    .await
+                    .map(|_| None),
                 Some(step.value.clone()),
             ),
             Op::Get => {
-                let r = kv.get(step.key).await;
+                let r = kv.get_with_timeout(&step.key, step.deadline).await;
                 let v = r.as_ref().ok().cloned();
                 (r.map(Some), v)
             }
@@ -286,6 +311,10 @@ async fn execute(run: &ClientRun, report: &mut Report) {
                 ),
             },
             (Ok(_), Expect::AnyError) => (false, "OK".into(), "a missing key returned OK".into()),
+            (Ok(_), Expect::Answer) => (true, "OK".into(), String::new()),
+            (Err(e), Expect::Answer) if e.code() == Some(tonic::Code::NotFound) => {
+                (true, "NOT_FOUND".into(), rpc_message(e))
+            }
             (Ok(_), _) => (false, "OK".into(), "no value".into()),
             (Err(e), Expect::AnyError) => (
                 true,
@@ -325,6 +354,14 @@ async fn execute(run: &ClientRun, report: &mut Report) {
             value_sha256,
             latency_us: (latency.as_secs_f64() * 1e9).round() / 1e3,
         });
+        if !ok && run.script.stops_at_first_failure() {
+            break;
+        }
+    }
+    if run.script == Script::Hold {
+        // Keep the plugin until our stdin ends (xtask SIGKILLs a holding host to see what
+        // the plugin does when its host dies). A read error ends the hold the same way.
+        let _ = tokio::io::copy(&mut stdin, &mut tokio::io::sink()).await;
     }
     let tail = kv.plugin().stderr_tail();
     let exit = kv.shutdown().await;

@@ -7,7 +7,9 @@
 //! exists the test builds it with the cargo running the tests.
 #![cfg(unix)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -16,43 +18,6 @@ use soup_client::{ExitHow, KvClient, KvError, LaunchConfig};
 const DEADLINE: Duration = Duration::from_millis(300);
 /// How long a call with [`DEADLINE`] may take before the test calls it hung.
 const HUNG: Duration = Duration::from_secs(30);
-
-fn soup_server() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    // target/<profile>/deps/deadline-HASH
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from target/<profile>/deps");
-    let target = profile_dir.parent().expect("target/");
-    let candidates = [
-        profile_dir.join("soup-server"),
-        target.join("release").join("soup-server"),
-    ];
-    if let Some(found) = candidates.iter().find(|p| p.exists()) {
-        return found.clone();
-    }
-    let mut build = Command::new(env!("CARGO"));
-    build.args([
-        "build",
-        "--quiet",
-        "-p",
-        "soup-server",
-        "--bin",
-        "soup-server",
-    ]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("running cargo build -p soup-server");
-    assert!(status.success(), "cargo build -p soup-server failed");
-    assert!(
-        candidates[0].exists(),
-        "{} was not built",
-        candidates[0].display()
-    );
-    candidates[0].clone()
-}
 
 fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill")
@@ -104,7 +69,7 @@ fn expect_deadline(got: Result<impl std::fmt::Debug, KvError>, want_op: &str) ->
 async fn a_call_to_a_frozen_plugin_ends_at_its_deadline() {
     let store = tempfile::tempdir().unwrap();
     let mut config = LaunchConfig::new([
-        soup_server().into_os_string(),
+        common::soup_server().into_os_string(),
         "server".into(),
         "--store".into(),
         store.path().into(),

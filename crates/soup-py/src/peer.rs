@@ -1,5 +1,5 @@
 //! The peer contract's `client` side (docs/peer-contract.md) for `python/peer/soup_rs_peer.py`:
-//! soup-client's report run, reported as the `python-rs` peer.
+//! soup-client's report run (every `--script`), reported as the `python-rs` peer.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::runtime;
 
 /// Runs the KV script against `server_command` and returns the JSON report.
 #[pyfunction]
-#[pyo3(signature = (server_command, *, tls, key, transport, tls_cert = None, tls_key = None, tls_ca = None, timeout = 20.0))]
+#[pyo3(signature = (server_command, *, tls, key, transport, tls_cert = None, tls_key = None, tls_ca = None, timeout = 20.0, versions = vec![1], script = "kv"))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_peer_client(
     py: Python<'_>,
@@ -26,7 +26,17 @@ pub fn run_peer_client(
     tls_key: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
     timeout: f64,
+    versions: Vec<u32>,
+    script: &str,
 ) -> PyResult<String> {
+    let script: soup_client::script::Script = script
+        .parse()
+        .map_err(|e: soup_client::script::UnknownScript| PyValueError::new_err(e.to_string()))?;
+    if versions.is_empty() {
+        return Err(PyValueError::new_err(
+            "versions must list at least one app protocol version",
+        ));
+    }
     let tls: TlsMode = tls.parse().map_err(PyValueError::new_err)?;
     let key: KeyType = key
         .parse()
@@ -67,6 +77,8 @@ pub fn run_peer_client(
         manual,
         server_command,
         timeout: Duration::from_secs_f64(timeout),
+        versions,
+        script,
     };
     runtime::wait(py, async move {
         let report = run_client_as(run, peer).await;

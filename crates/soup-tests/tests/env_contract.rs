@@ -155,6 +155,8 @@ async fn client_report_matches_the_json_schema() {
                 store.path().display().to_string(),
             ],
             timeout: std::time::Duration::from_secs(20),
+            versions: vec![1],
+            script: Default::default(),
         };
         let report = serde_json::to_value(soup_client::report::run_client(run).await).unwrap();
         let errors: Vec<String> = validator
@@ -173,6 +175,8 @@ async fn client_report_matches_the_json_schema() {
         manual: None,
         server_command: vec![MISBEHAVING.into(), "exit".into(), "4".into()],
         timeout: std::time::Duration::from_secs(20),
+        versions: vec![1],
+        script: Default::default(),
     };
     let report = serde_json::to_value(soup_client::report::run_client(run).await).unwrap();
     assert!(validator.iter_errors(&report).next().is_none(), "{report}");

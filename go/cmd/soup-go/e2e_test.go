@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,20 +69,35 @@ type result struct {
 // started is still alive.
 func runClient(t *testing.T, args []string, server ...string) result {
 	t.Helper()
+	cmd, tmp := clientCommand(t, args, server...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+	err := cmd.Run()
+	timer.Stop()
+	return checkClient(t, err, out.Bytes(), errb.Bytes(), tmp)
+}
+
+// clientCommand is `soup-go client ARGS -- SERVER...` with a private TMPDIR:
+// go-plugin's RunnerFunc socket dir (and the plugin's socket) land there, so
+// the test can check nothing is left behind.
+func clientCommand(t *testing.T, args []string, server ...string) (*exec.Cmd, string) {
+	t.Helper()
 	full := append([]string{"client"}, args...)
 	full = append(full, "--")
 	full = append(full, server...)
 	cmd := exec.Command(bin, full...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	// A private TMPDIR: go-plugin's RunnerFunc socket dir (and the plugin's
-	// socket) land there, so the test can check nothing is left behind.
 	tmp := t.TempDir()
 	cmd.Env = append(scrubbedEnv(), "SOUP_GO_LOG=debug", "TMPDIR="+tmp)
-	timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
-	err := cmd.Run()
-	timer.Stop()
-	res := result{stdout: out.Bytes(), stderr: errb.Bytes()}
+	return cmd, tmp
+}
+
+// checkClient checks a finished client run (err from cmd.Wait): exactly one
+// schema-valid report unless it was a usage error, no process left, nothing
+// left in its TMPDIR.
+func checkClient(t *testing.T, err error, stdout, stderr []byte, tmp string) result {
+	t.Helper()
+	res := result{stdout: stdout, stderr: stderr}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -210,6 +226,9 @@ func assertSuccess(t *testing.T, res result, tlsMode string) {
 	}
 	if get(r, "observed", "network") != "unix" {
 		t.Errorf("network = %v", get(r, "observed", "network"))
+	}
+	if v, s := get(r, "requested", "versions"), get(r, "requested", "script"); fmt.Sprint(v) != "[1]" || s != "kv" {
+		t.Errorf("requested versions %v, script %v", v, s)
 	}
 	if get(r, "observed", "server_saw", "server_language") != "go" || get(r, "observed", "server_saw", "tls_mode") != tlsMode {
 		t.Errorf("server_saw = %v", get(r, "observed", "server_saw"))
@@ -348,10 +367,18 @@ func TestUsageErrorPrintsNoReport(t *testing.T) {
 		{"--key", "dsa-1024"},
 		{"--tls", "manual"},
 		{"--tls", "off", "--key", "ec-p256"}, // no server command
+		{"--tls", "off", "--versions", "", "--", bin, "server"},
+		{"--tls", "off", "--versions", "1,x", "--", bin, "server"},
+		{"--tls", "off", "--versions", "1,,2", "--", bin, "server"},
+		{"--tls", "off", "--versions", "-1", "--", bin, "server"},
+		{"--tls", "off", "--script", "nope", "--", bin, "server"},
+		{"--tls", "off", "--script", "put-stream", "--", bin, "server"},
+		{"--tls", "off", "--script", "put-large:5MiB", "--", bin, "server"},
+		{"--tls", "off", "--script", "kv:1", "--", bin, "server"},
 	} {
 		res := runClient(t, args)
-		if res.exit != 2 || len(res.stdout) != 0 {
-			t.Errorf("%v: exit %d, stdout %q", args, res.exit, res.stdout)
+		if res.exit != 2 || len(res.stdout) != 0 || !bytes.Contains(res.stderr, []byte("soup-go client: ")) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, res.exit, res.stdout, res.stderr)
 		}
 	}
 }
@@ -588,4 +615,298 @@ func TestBenchFailingPluginExits1(t *testing.T) {
 		t.Errorf("stderr:\n%s", errb.Bytes())
 	}
 	assertNoLeftovers(t)
+}
+
+// rustServer is the Rust plugin, when it is built.
+func rustServer(t *testing.T) string {
+	t.Helper()
+	p, _ := filepath.Abs("../../../target/release/soup-server")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s is not built (cargo xtask peers builds it)", p)
+	}
+	return p
+}
+
+// steps returns the report's steps, checking their names.
+func steps(t *testing.T, r map[string]any, names ...string) []map[string]any {
+	t.Helper()
+	raw, _ := r["steps"].([]any)
+	var out []map[string]any
+	var got []string
+	for _, s := range raw {
+		out = append(out, s.(map[string]any))
+		got = append(got, s.(map[string]any)["step"].(string))
+	}
+	if strings.Join(got, " ") != strings.Join(names, " ") {
+		t.Fatalf("steps %v, want %v", got, names)
+	}
+	return out
+}
+
+// A plugin answering a version the host did not offer is refused by
+// go-plugin's own check, before any connection.
+func TestVersionMismatchIsHandshakeError(t *testing.T) {
+	servers := map[string]func(t *testing.T) []string{
+		"go": func(t *testing.T) []string { return []string{bin, "server", "--tls", "off", "--store", t.TempDir()} },
+		"rust": func(t *testing.T) []string {
+			return []string{rustServer(t), "server", "--tls", "off", "--store", t.TempDir()}
+		},
+	}
+	for name, server := range servers {
+		t.Run(name, func(t *testing.T) {
+			res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--versions", "2"}, server(t)...)
+			r := res.report
+			if res.exit != 1 || r["ok"] != false || get(r, "error", "stage") != "handshake" {
+				t.Fatalf("exit %d: %s", res.exit, res.stdout)
+			}
+			want := "incompatible API version with plugin. Plugin version: 1, Client versions: [2]"
+			if msg := get(r, "error", "message"); msg != want {
+				t.Errorf("message %q, want go-plugin's %q", msg, want)
+			}
+			if fmt.Sprint(get(r, "requested", "versions")) != "[2]" || get(r, "requested", "script") != "kv" {
+				t.Errorf("requested = %v", r["requested"])
+			}
+			if line, _ := get(r, "observed", "handshake_line").(string); !strings.HasPrefix(line, "1|1|unix|") {
+				t.Errorf("handshake line %q", line)
+			}
+			steps(t, r) // none: refused before any connection
+			if get(r, "timings", "handshake_to_first_rpc_ms") != nil || get(r, "observed", "server_saw") != nil {
+				t.Errorf("an RPC was made: %s", res.stdout)
+			}
+			// The plugin never got an address to Shutdown through: go-plugin kills it.
+			if get(r, "plugin_exit", "how") != "killed" {
+				t.Errorf("plugin_exit = %v", get(r, "plugin_exit"))
+			}
+		})
+	}
+}
+
+// Several offered versions: the plugin's 1 is among them.
+func TestVersionsListIncludingThePlugins(t *testing.T) {
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--versions", "3,1,2", "--script", "get"},
+		bin, "server", "--tls", "off", "--store", t.TempDir())
+	r := res.report
+	if res.exit != 0 || r["ok"] != true {
+		t.Fatalf("exit %d: %s", res.exit, res.stdout)
+	}
+	if fmt.Sprint(get(r, "requested", "versions")) != "[3 1 2]" || get(r, "requested", "script") != "get" {
+		t.Errorf("requested = %v", r["requested"])
+	}
+	st := steps(t, r, "put-ascii", "get-deadline")[1]
+	if st["status"] != "OK" || st["key"] != "ascii" || st["op"] != "get" {
+		t.Errorf("get-deadline after put-ascii = %v", st)
+	}
+	if !bytes.Contains(res.stderr, []byte("soup-peer: paused before get-deadline")) {
+		t.Error("no pause marker on stderr")
+	}
+	if !bytes.Contains(res.stderr, []byte("using plugin: version=1")) {
+		t.Error("go-plugin did not log the negotiated version 1")
+	}
+}
+
+func TestPutStreamThenGetStream(t *testing.T) {
+	for name, server := range map[string]func(t *testing.T) string{
+		"go":   func(*testing.T) string { return bin },
+		"rust": rustServer,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := server(t)
+			store := t.TempDir()
+			args := []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--script"}
+			var putNames, getNames []string
+			for i := range 5 {
+				putNames = append(putNames, fmt.Sprintf("put-stream-%d", i))
+				getNames = append(getNames, fmt.Sprintf("get-stream-%d", i))
+			}
+			put := runClient(t, append(args, "put-stream:5"), srv, "server", "--tls", "off", "--store", store)
+			if put.exit != 0 || put.report["ok"] != true || get(put.report, "requested", "script") != "put-stream:5" {
+				t.Fatalf("put-stream:5: exit %d: %s", put.exit, put.stdout)
+			}
+			got := runClient(t, append(args, "get-stream:5"), srv, "server", "--tls", "off", "--store", store)
+			if got.exit != 0 || got.report["ok"] != true || get(got.report, "requested", "script") != "get-stream:5" {
+				t.Fatalf("get-stream:5: exit %d: %s", got.exit, got.stdout)
+			}
+			puts, gets := steps(t, put.report, putNames...), steps(t, got.report, getNames...)
+			for i := range 5 {
+				want := certinfo.SHA256Hex(client.Stream(uint64(i)))
+				for _, st := range []map[string]any{puts[i], gets[i]} {
+					if st["ok"] != true || st["status"] != "OK" || st["key"] != fmt.Sprintf("stream-%d", i) ||
+						st["value_len"] != float64(1024) || st["value_sha256"] != want {
+						t.Errorf("step %v, want stream(%d) (sha256 %s)", st, i, want)
+					}
+				}
+			}
+			if exit := fmt.Sprint(get(got.report, "plugin_exit")); exit != "map[code:0 how:exited signal:<nil>]" {
+				t.Errorf("plugin_exit = %v", exit)
+			}
+		})
+	}
+}
+
+// get-stream runs every step: on an empty store each one fails with NOT_FOUND.
+func TestGetStreamRunsEveryStep(t *testing.T) {
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--script", "get-stream:3"},
+		bin, "server", "--tls", "off", "--store", t.TempDir())
+	r := res.report
+	if res.exit != 1 || r["ok"] != false {
+		t.Fatalf("exit %d: %s", res.exit, res.stdout)
+	}
+	for _, st := range steps(t, r, "get-stream-0", "get-stream-1", "get-stream-2") {
+		if st["ok"] != false || st["status"] != "NOT_FOUND" || st["value_len"] != nil {
+			t.Errorf("step %v", st)
+		}
+	}
+	if get(r, "error", "stage") != "rpc" || !strings.HasPrefix(get(r, "error", "message").(string), "get-stream-0: NOT_FOUND: ") {
+		t.Errorf("error = %v", r["error"])
+	}
+}
+
+func TestPutLarge5MiB(t *testing.T) {
+	const n = 5 << 20 // over grpc-go's 4 MiB default
+	want := certinfo.SHA256Hex(client.Large(n))
+	for name, server := range map[string]func(t *testing.T) string{
+		"go":   func(*testing.T) string { return bin },
+		"rust": rustServer,
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--script", "put-large:5242880"},
+				server(t), "server", "--tls", "off", "--store", t.TempDir())
+			r := res.report
+			if res.exit != 0 || r["ok"] != true || get(r, "requested", "script") != "put-large:5242880" {
+				t.Fatalf("exit %d: %s", res.exit, res.stdout)
+			}
+			for _, st := range steps(t, r, "put-large", "get-large") {
+				if st["ok"] != true || st["key"] != "large" || st["value_len"] != float64(n) || st["value_sha256"] != want {
+					t.Errorf("step %v", st)
+				}
+			}
+		})
+	}
+}
+
+// Over the plugin's own limit (soup-go server: 64 MiB) the error is the
+// plugin's, and get-large still runs.
+func TestPutLargeOverThePluginsLimit(t *testing.T) {
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--script", "put-large:67108864"},
+		bin, "server", "--tls", "off", "--store", t.TempDir())
+	r := res.report
+	if res.exit != 1 || r["ok"] != false {
+		t.Fatalf("exit %d: %s", res.exit, res.stdout)
+	}
+	s := steps(t, r, "put-large", "get-large")
+	if s[0]["ok"] != false || s[0]["status"] != "RESOURCE_EXHAUSTED" || !strings.Contains(s[0]["message"].(string), "vs. 67108864") {
+		t.Errorf("put-large = %v", s[0])
+	}
+	if s[1]["ok"] != false || s[1]["status"] != "NOT_FOUND" {
+		t.Errorf("get-large = %v", s[1])
+	}
+	if get(r, "error", "stage") != "rpc" || !strings.HasPrefix(get(r, "error", "message").(string), "put-large: RESOURCE_EXHAUSTED: ") {
+		t.Errorf("error = %v", r["error"])
+	}
+	if exit := fmt.Sprint(get(r, "plugin_exit")); exit != "map[code:0 how:exited signal:<nil>]" {
+		t.Errorf("plugin_exit = %v", exit)
+	}
+}
+
+func TestPutLargeBeyondProtobufIsUnsupported(t *testing.T) {
+	res := runClient(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--script", "put-large:4294967296"},
+		bin, "server", "--tls", "off", "--store", t.TempDir())
+	if res.exit != 1 || get(res.report, "error", "stage") != "unsupported" || get(res.report, "plugin_exit") != nil {
+		t.Errorf("exit %d: %s", res.exit, res.stdout)
+	}
+}
+
+// signalWriter collects what is written and closes seen once it holds want.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want []byte
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if bytes.Contains(w.buf.Bytes(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *signalWriter) Bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]byte(nil), w.buf.Bytes()...)
+}
+
+// hold: after put-ascii the host keeps the plugin until its stdin reaches
+// EOF, then shuts it down and reports as usual.
+func TestHoldReturnsAfterStdinIsClosed(t *testing.T) {
+	cmd, tmp := clientCommand(t, []string{"--tls", "off", "--key", "ec-p256", "--transport", "unix", "--script", "hold"},
+		bin, "server", "--tls", "off", "--store", t.TempDir())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	errw := &signalWriter{want: []byte("hold: keeping the plugin until stdin reaches EOF"), seen: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &out, errw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	reaped := false
+	defer func() {
+		if !reaped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	select {
+	case <-errw.seen:
+	case err := <-exited:
+		reaped = true
+		t.Fatalf("the client ended before holding: %v\nstdout %s\nstderr:\n%s", err, out.Bytes(), errw.Bytes())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the client did not start holding within 30 s; stderr:\n%s", errw.Bytes())
+	}
+	// Holding: the put-ascii step is done, no report yet, the client still runs.
+	select {
+	case err := <-exited:
+		reaped = true
+		t.Fatalf("the client ended with its stdin open: %v", err)
+	default:
+	}
+	if bytes.Contains(errw.Bytes(), []byte("stdin reached EOF")) {
+		t.Fatal("the client saw EOF on an open stdin")
+	}
+	if err := stdin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+		reaped = true
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client did not finish within 30 s of its stdin closing")
+	}
+	res := checkClient(t, waitErr, out.Bytes(), errw.Bytes(), tmp)
+	r := res.report
+	if res.exit != 0 || r["ok"] != true || get(r, "requested", "script") != "hold" {
+		t.Fatalf("exit %d: %s", res.exit, res.stdout)
+	}
+	st := steps(t, r, "put-ascii")[0]
+	if st["ok"] != true || st["key"] != "ascii" || st["value_sha256"] != certinfo.SHA256Hex([]byte("hello, soup")) {
+		t.Errorf("put-ascii = %v", st)
+	}
+	if exit := fmt.Sprint(get(r, "plugin_exit")); exit != "map[code:0 how:exited signal:<nil>]" {
+		t.Errorf("plugin_exit = %v", exit)
+	}
+	if !bytes.Contains(res.stderr, []byte("hold: stdin reached EOF")) {
+		t.Error("no EOF log line")
+	}
 }

@@ -4,7 +4,8 @@
 //	soup-go server [--tls auto|manual|off] [--key match|KEY] [--transport tcp|unix]
 //	               [--tls-cert F --tls-key F --tls-ca F] [--store DIR]
 //	soup-go client --tls auto|manual|off --key KEY --transport tcp|unix
-//	               [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...
+//	               [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS]
+//	               [--versions LIST] [--script SCRIPT] -- SERVER-COMMAND...
 //	soup-go bench [--tls auto|off] [--key ec-p521] [--transport unix] [--launches N] [--gets N]
 //	              [--concurrency N] [--duration SECS] [--timeout SECS] -- SERVER-COMMAND...
 //	soup-go capabilities
@@ -25,7 +26,8 @@ const usage = `usage:
   soup-go server [--tls auto|manual|off] [--key match|KEY] [--transport tcp|unix]
                  [--tls-cert F --tls-key F --tls-ca F] [--store DIR]
   soup-go client --tls auto|manual|off --key KEY --transport tcp|unix
-                 [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...
+                 [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS]
+                 [--versions LIST] [--script SCRIPT] -- SERVER-COMMAND...
   soup-go bench [--tls auto|off] [--key ec-p521] [--transport unix] [--launches N] [--gets N]
                 [--concurrency N] [--duration SECS] [--timeout SECS] -- SERVER-COMMAND...
   soup-go capabilities`
@@ -55,7 +57,7 @@ func run(args []string) int {
 		}
 		return 0
 	case "client":
-		return client.Main(args[1:], os.Stdout, os.Stderr)
+		return client.Main(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	case "bench":
 		return client.BenchMain(args[1:], os.Stdout, os.Stderr)
 	case "capabilities":

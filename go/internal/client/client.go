@@ -53,7 +53,36 @@ type Options struct {
 	KeyFile   string
 	CAFile    string
 	Timeout   time.Duration
-	Command   []string
+	// Versions are the app protocol versions the host offers (--versions).
+	Versions []int
+	// Script is the script to run (--script).
+	Script  ScriptSpec
+	Command []string
+}
+
+// Usage is the synopsis of `soup-go client`.
+const Usage = `soup-go client --tls auto|manual|off --key KEY --transport tcp|unix
+               [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS]
+               [--versions LIST] [--script SCRIPT] -- SERVER-COMMAND...`
+
+// ParseVersions parses --versions: a comma list of non-negative decimal
+// app protocol versions, at least one.
+func ParseVersions(s string) ([]int, error) {
+	if s == "" {
+		return nil, errors.New("empty list")
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if !decimal.MatchString(f) {
+			return nil, fmt.Errorf("%q is not a non-negative integer", f)
+		}
+		v, err := strconv.ParseInt(f, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", f, err)
+		}
+		out = append(out, int(v))
+	}
+	return out, nil
 }
 
 var errUsage = errors.New("usage")
@@ -64,6 +93,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Options, error) {
 	fs.SetOutput(stderr)
 	o := &Options{}
 	var timeout float64
+	var versions, script string
 	fs.StringVar(&o.TLS, "tls", "auto", "auto|manual|off")
 	fs.StringVar(&o.Key, "key", keys.ECP256, "ec-p256|ec-p384|ec-p521|rsa-2048|rsa-4096")
 	fs.StringVar(&o.Transport, "transport", "unix", "tcp|unix: what the server was asked for")
@@ -71,8 +101,10 @@ func ParseArgs(args []string, stderr io.Writer) (*Options, error) {
 	fs.StringVar(&o.KeyFile, "tls-key", "", "PEM PKCS#8 private key (manual)")
 	fs.StringVar(&o.CAFile, "tls-ca", "", "PEM CA that signed the server's certificate (manual)")
 	fs.Float64Var(&timeout, "timeout", DefaultTimeout.Seconds(), "seconds bounding the whole run")
+	fs.StringVar(&versions, "versions", "1", "comma list of app protocol versions the host offers (PLUGIN_PROTOCOL_VERSIONS)")
+	fs.StringVar(&script, "script", ScriptKV, "kv|get|hold|put-stream:N|get-stream:N|put-large:BYTES")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: soup-go client --tls auto|manual|off --key KEY --transport tcp|unix [--tls-cert F --tls-key F --tls-ca F] [--timeout SECS] -- SERVER-COMMAND...")
+		fmt.Fprintln(stderr, "usage: "+Usage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -104,11 +136,18 @@ func ParseArgs(args []string, stderr io.Writer) (*Options, error) {
 		return nil, fmt.Errorf("%w: --timeout must be positive", errUsage)
 	}
 	o.Timeout = time.Duration(timeout * float64(time.Second))
+	if o.Versions, err = ParseVersions(versions); err != nil {
+		return nil, fmt.Errorf("%w: --versions: %v", errUsage, err)
+	}
+	if o.Script, err = ParseScript(script); err != nil {
+		return nil, fmt.Errorf("%w: --script: %v", errUsage, err)
+	}
 	return o, nil
 }
 
-// Main runs `soup-go client` and returns the exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
+// Main runs `soup-go client` and returns the exit code. stdin is only read
+// by the hold script (until EOF).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	begin := time.Now()
 	o, err := ParseArgs(args, stderr)
 	if err != nil {
@@ -117,7 +156,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitUsage
 	}
-	r := newRun(o, begin, stderr)
+	r := newRun(o, begin, stdin, stderr)
 	r.execute()
 	rep := r.finish()
 	b, err := report.Marshal(rep)
@@ -140,6 +179,7 @@ type run struct {
 	o      *Options
 	begin  time.Time
 	logger hclog.Logger
+	stdin  io.Reader
 	stderr io.Writer
 
 	mu               sync.Mutex
@@ -151,7 +191,7 @@ type run struct {
 	killing          bool
 }
 
-func newRun(o *Options, begin time.Time, stderr io.Writer) *run {
+func newRun(o *Options, begin time.Time, stdin io.Reader, stderr io.Writer) *run {
 	level := hclog.LevelFromString(os.Getenv("SOUP_GO_LOG"))
 	if level == hclog.NoLevel {
 		level = hclog.Debug
@@ -159,6 +199,7 @@ func newRun(o *Options, begin time.Time, stderr io.Writer) *run {
 	r := &run{
 		o:      o,
 		begin:  begin,
+		stdin:  stdin,
 		stderr: stderr,
 		logger: hclog.New(&hclog.LoggerOptions{
 			Name:   "soup-go.client",
@@ -171,6 +212,7 @@ func newRun(o *Options, begin time.Time, stderr io.Writer) *run {
 		Peer:   report.Peer{Language: "go", Implementation: version.Implementation()},
 		Requested: report.Requested{
 			TLS: o.TLS, Key: o.Key, Transport: o.Transport, ServerCommand: o.Command,
+			Versions: o.Versions, Script: o.Script.String(),
 		},
 		Steps: []report.Step{},
 	}
@@ -197,6 +239,12 @@ func (r *run) execute() {
 	if r.o.TLS == "auto" && r.o.Key != keys.ECP521 {
 		r.setError(report.StageUnsupported, fmt.Sprintf(
 			"go-plugin's AutoMTLS always makes an ECDSA P-521 host certificate; it cannot make %s", r.o.Key))
+		return
+	}
+	if r.o.Script.Kind == ScriptPutLarge && r.o.Script.N > MaxLarge {
+		r.setError(report.StageUnsupported, fmt.Sprintf(
+			"put-large:%d: grpc-go's message size limits are ints and protobuf messages stay under 2 GiB; this host sends at most %d bytes",
+			r.o.Script.N, MaxLarge))
 		return
 	}
 	deadline := r.begin.Add(r.o.Timeout)
@@ -251,12 +299,16 @@ func (r *run) work(ctx context.Context) {
 
 	deadline, _ := ctx.Deadline()
 	c, cfg := newHost(hostConfig{
-		Command:      r.o.Command,
-		AutoMTLS:     r.o.TLS == "auto",
-		TLSConfig:    tlsConfig,
-		Logger:       r.logger,
-		Stderr:       r.stderr,
-		StartTimeout: time.Until(deadline),
+		Command:   r.o.Command,
+		AutoMTLS:  r.o.TLS == "auto",
+		TLSConfig: tlsConfig,
+		Logger:    r.logger,
+		Stderr:    r.stderr,
+		// Under the run's bound, so a plugin that never prints its handshake
+		// gets go-plugin's own "timeout while waiting for plugin to start".
+		StartTimeout: time.Until(deadline) * 3 / 4,
+		Versions:     r.o.Versions,
+		MessageLimit: r.o.Script.MessageLimit(),
 		OnRunner: func(tr *teeRunner, socketDir string) {
 			r.mu.Lock()
 			r.runner = tr
@@ -291,6 +343,9 @@ func (r *run) work(ctx context.Context) {
 		return
 	}
 	r.script(ctx, kv)
+	if r.o.Script.Kind == ScriptHold {
+		r.hold(ctx)
+	}
 }
 
 func (r *run) startStage(err error) string {

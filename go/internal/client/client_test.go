@@ -1,10 +1,13 @@
 package client
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -172,6 +175,105 @@ func TestParseBenchArgs(t *testing.T) {
 	} {
 		if _, err := ParseBenchArgs(bad, io.Discard); err == nil || !errors.Is(err, errUsage) {
 			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
+
+func TestParseScript(t *testing.T) {
+	for _, s := range []string{"kv", "get", "hold", "put-stream:5", "get-stream:0", "put-large:5242880", "put-stream:4294967295"} {
+		spec, err := ParseScript(s)
+		if err != nil || spec.String() != s {
+			t.Errorf("%q: %+v, %v", s, spec, err)
+		}
+	}
+	for _, bad := range []string{"", "KV", "kv:1", "hold:", "put-stream", "put-stream:", "put-stream:x", "put-stream:-1",
+		"put-stream:+1", "put-stream: 1", "put-stream:4294967296", "large:5", "put-large:1e6", "put-large:99999999999999999999"} {
+		if spec, err := ParseScript(bad); err == nil {
+			t.Errorf("%q accepted as %+v", bad, spec)
+		}
+	}
+}
+
+func TestScriptSteps(t *testing.T) {
+	kv, _ := ParseScript("kv")
+	if got, want := len(kv.Steps("go")), len(Script("go")); got != want {
+		t.Errorf("kv: %d steps, want %d", got, want)
+	}
+	get, _ := ParseScript("get")
+	if s := get.Steps("go"); len(s) != 2 || s[0].Name != "put-ascii" || s[0].PauseFirst ||
+		s[1].Name != "get-deadline" || s[1].Key != "ascii" || s[1].Op != "get" ||
+		s[1].Deadline != 2*time.Second || s[1].Expect != ExpectAnswer || !s[1].PauseFirst {
+		t.Errorf("get: %+v", s)
+	}
+	hold, _ := ParseScript("hold")
+	if s := hold.Steps("go"); len(s) != 1 || s[0].Name != "put-ascii" || s[0].Key != "ascii" || string(s[0].Value) != "hello, soup" {
+		t.Errorf("hold: %+v", s)
+	}
+	for _, op := range []string{"put", "get"} {
+		spec, _ := ParseScript(op + "-stream:12")
+		s := spec.Steps("go")
+		if len(s) != 12 {
+			t.Fatalf("%s-stream:12: %d steps", op, len(s))
+		}
+		for i, st := range s {
+			if st.Name != fmt.Sprintf("%s-stream-%d", op, i) || st.Key != fmt.Sprintf("stream-%d", i) || st.Op != op ||
+				!bytes.Equal(st.Value, Stream(uint64(i))) || st.Expect != ExpectValue {
+				t.Errorf("%s-stream step %d: %s %s %s", op, i, st.Name, st.Key, st.Op)
+			}
+		}
+	}
+	large, _ := ParseScript("put-large:1000")
+	s := large.Steps("go")
+	if len(s) != 2 || s[0].Name != "put-large" || s[1].Name != "get-large" || s[0].Key != "large" || s[1].Key != "large" ||
+		!bytes.Equal(s[0].Value, Large(1000)) || !bytes.Equal(s[1].Value, Large(1000)) {
+		t.Errorf("put-large: %+v", s)
+	}
+	if large.MessageLimit() != 1000+1<<20 || kv.MessageLimit() != 0 {
+		t.Errorf("message limits %d, %d", large.MessageLimit(), kv.MessageLimit())
+	}
+	if !(ScriptSpec{Kind: ScriptPutStream}).StopsAtFirstFailure() || (ScriptSpec{Kind: ScriptGetStream}).StopsAtFirstFailure() {
+		t.Error("only put-stream stops at the first failure")
+	}
+}
+
+func TestStreamAndLargeValues(t *testing.T) {
+	v := Stream(300)
+	if len(v) != 1024 || v[0] != 300%251 || v[1023] != (300+1023)%251 {
+		t.Errorf("stream(300) = %d bytes, [0]=%d, [1023]=%d", len(v), v[0], v[1023])
+	}
+	if v := Stream(0); v[250] != 250 || v[251] != 0 {
+		t.Error("stream(0) is not j mod 251")
+	}
+	if !bytes.Equal(Large(1<<20), Script("go")[6].Value) {
+		t.Error("large(1048576) is not the KV script's put-1mib value")
+	}
+	if len(Large(0)) != 0 {
+		t.Error("large(0) is not empty")
+	}
+}
+
+func TestParseArgsVersionsAndScript(t *testing.T) {
+	o, err := ParseArgs([]string{"--", "srv"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(o.Versions) != "[1]" || o.Script.String() != "kv" {
+		t.Errorf("defaults: versions %v, script %v", o.Versions, o.Script)
+	}
+	o, err = ParseArgs([]string{"--versions", "3,1,0", "--script", "put-large:42", "--", "srv"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(o.Versions) != "[3 1 0]" || o.Script != (ScriptSpec{Kind: ScriptPutLarge, N: 42}) {
+		t.Errorf("versions %v, script %+v", o.Versions, o.Script)
+	}
+	for _, bad := range [][]string{
+		{"--versions", ""}, {"--versions", "x"}, {"--versions", "1,"}, {"--versions", ",1"}, {"--versions", "1,,2"},
+		{"--versions", "-1"}, {"--versions", "1.5"}, {"--versions", " 1"}, {"--versions", "99999999999"},
+		{"--script", ""}, {"--script", "nope"}, {"--script", "put-stream"}, {"--script", "get-stream:x"},
+	} {
+		if o, err := ParseArgs(append(bad, "--", "srv"), io.Discard); err == nil || !errors.Is(err, errUsage) {
+			t.Errorf("%q: %+v, %v", bad, o, err)
 		}
 	}
 }

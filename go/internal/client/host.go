@@ -12,6 +12,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	kvproto "github.com/hashicorp/go-plugin/examples/grpc/proto"
 	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc"
 
 	"github.com/soup-rpc/soup-rpc/go/internal/report"
 	"github.com/soup-rpc/soup-rpc/go/internal/server"
@@ -26,6 +27,13 @@ type hostConfig struct {
 	Logger       hclog.Logger
 	Stderr       io.Writer // the plugin's stdout after the handshake (SyncStdout/SyncStderr)
 	StartTimeout time.Duration
+	// Versions are the app protocol versions offered (PLUGIN_PROTOCOL_VERSIONS):
+	// the KV plugin is registered under each in ClientConfig.VersionedPlugins.
+	// Empty: the handshake's version 1 only (ClientConfig.Plugins).
+	Versions []int
+	// MessageLimit, when positive, is the host's gRPC send and receive limit
+	// (ClientConfig.GRPCDialOptions); 0 keeps go-plugin's (math.MaxInt32).
+	MessageLimit int
 	// OnRunner is called when go-plugin has asked the RunnerFunc for the
 	// runner, with the runner and go-plugin's socket dir for this plugin.
 	OnRunner func(tr *teeRunner, socketDir string)
@@ -57,6 +65,19 @@ func newHost(hc hostConfig) (*plugin.Client, *plugin.ClientConfig) {
 			}
 			return tr, nil
 		},
+	}
+	if len(hc.Versions) > 0 {
+		// With Plugins nil go-plugin does not add the handshake's
+		// ProtocolVersion (1) to the offered versions.
+		cfg.Plugins = nil
+		cfg.VersionedPlugins = make(map[int]plugin.PluginSet, len(hc.Versions))
+		for _, v := range hc.Versions {
+			cfg.VersionedPlugins[v] = plugin.PluginSet{server.PluginName: &server.KVPlugin{}}
+		}
+	}
+	if hc.MessageLimit > 0 {
+		cfg.GRPCDialOptions = append(cfg.GRPCDialOptions, grpc.WithDefaultCallOptions(
+			grpc.MaxCallSendMsgSize(hc.MessageLimit), grpc.MaxCallRecvMsgSize(hc.MessageLimit)))
 	}
 	return plugin.NewClient(cfg), cfg
 }

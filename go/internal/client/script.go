@@ -5,7 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	kvproto "github.com/hashicorp/go-plugin/examples/grpc/proto"
@@ -18,14 +22,35 @@ import (
 	"github.com/soup-rpc/soup-rpc/go/internal/report"
 )
 
-// ScriptStep is one row of the contract's KV script.
+// Expect is what makes a step ok (beyond reaching the server).
+type Expect int
+
+const (
+	// ExpectValue: a Put returns OK; a Get returns OK with exactly Value.
+	ExpectValue Expect = iota
+	// ExpectProbe: a JSON object whose server_handshake is an object.
+	ExpectProbe
+	// ExpectError: any error status (get-missing; NOT_FOUND expected).
+	ExpectError
+	// ExpectAnswer: OK or NOT_FOUND, whatever the value (get-deadline).
+	ExpectAnswer
+)
+
+// ScriptStep is one row of a contract script.
 type ScriptStep struct {
-	Name  string
-	Op    string // "put" or "get"
-	Key   string
-	Value []byte // Put: sent; Get: expected (nil = special check)
-	Check func(got []byte) (msg string, ok bool)
+	Name     string
+	Op       string // "put" or "get"
+	Key      string
+	Value    []byte // Put: sent; Get: expected (with ExpectValue)
+	Expect   Expect
+	Deadline time.Duration // this call's own gRPC deadline; 0 = none
+	// PauseFirst: print PauseMarker on stderr and read one line (or EOF) from
+	// stdin before this step (the get script's pause, docs/peer-contract.md).
+	PauseFirst bool
 }
+
+// PauseMarker is what a host prints on stderr when the get script pauses.
+const PauseMarker = "soup-peer: paused before get-deadline"
 
 // Binary256 is the bytes 0x00..=0xFF in order.
 func Binary256() []byte {
@@ -36,11 +61,24 @@ func Binary256() []byte {
 	return b
 }
 
-// OneMiB is 1,048,576 bytes, byte i = i mod 251.
-func OneMiB() []byte {
-	b := make([]byte, 1<<20)
+// OneMiB is 1,048,576 bytes, byte i = i mod 251 (Large(1048576)).
+func OneMiB() []byte { return Large(1 << 20) }
+
+// Large is large(n) of the contract: n bytes, byte j = j mod 251.
+func Large(n int) []byte {
+	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(i % 251)
+	}
+	return b
+}
+
+// Stream is stream(i) of the contract: 1024 bytes, byte j = (i + j) mod 251.
+func Stream(i uint64) []byte {
+	b := make([]byte, 1024)
+	base := i % 251
+	for j := range b {
+		b[j] = byte((base + uint64(j)) % 251)
 	}
 	return b
 }
@@ -67,17 +105,125 @@ func Script(lang string) []ScriptStep {
 		{Name: "put-overwrite-2", Op: "put", Key: "overwrite", Value: []byte("second")},
 		{Name: "get-overwrite", Op: "get", Key: "overwrite", Value: []byte("second")},
 		{Name: "put-handshake-probe", Op: "put", Key: "handshake-probe", Value: probeValue},
-		{Name: "get-handshake-probe", Op: "get", Key: "handshake-probe"},
-		{Name: "get-missing", Op: "get", Key: "missing-key"},
+		{Name: "get-handshake-probe", Op: "get", Key: "handshake-probe", Expect: ExpectProbe},
+		{Name: "get-missing", Op: "get", Key: "missing-key", Expect: ExpectError},
 	}
 }
 
-// script runs every step on one connection.
+// GetDeadline is the gRPC deadline of the get script's get-deadline step.
+const GetDeadline = 2 * time.Second
+
+// MaxLarge is the largest put-large BYTES this host can express: grpc-go's
+// message size limits are ints set here to BYTES + 1 MiB, and a protobuf
+// message must stay under 2 GiB.
+const MaxLarge = math.MaxInt32 - 1<<20
+
+// Script kinds (--script).
+const (
+	ScriptKV        = "kv"
+	ScriptGet       = "get"
+	ScriptHold      = "hold"
+	ScriptPutStream = "put-stream"
+	ScriptGetStream = "get-stream"
+	ScriptPutLarge  = "put-large"
+)
+
+// ScriptSpec is a parsed --script: a kind and, for the kinds with a
+// ":N" suffix, N.
+type ScriptSpec struct {
+	Kind string
+	N    uint64
+}
+
+func (s ScriptSpec) String() string {
+	switch s.Kind {
+	case ScriptPutStream, ScriptGetStream, ScriptPutLarge:
+		return s.Kind + ":" + strconv.FormatUint(s.N, 10)
+	}
+	return s.Kind
+}
+
+var decimal = regexp.MustCompile(`^[0-9]+$`)
+
+// ParseScript parses a --script value: kv, get, hold, put-stream:N,
+// get-stream:N or put-large:BYTES (N and BYTES decimal digits; N at most
+// 2^32-1).
+func ParseScript(s string) (ScriptSpec, error) {
+	bad := fmt.Errorf("unknown script %q: expected kv, get, hold, put-stream:N, get-stream:N or put-large:BYTES", s)
+	name, arg, hasArg := strings.Cut(s, ":")
+	switch name {
+	case ScriptKV, ScriptGet, ScriptHold:
+		if hasArg {
+			return ScriptSpec{}, bad
+		}
+		return ScriptSpec{Kind: name}, nil
+	case ScriptPutStream, ScriptGetStream, ScriptPutLarge:
+		if !hasArg || !decimal.MatchString(arg) {
+			return ScriptSpec{}, bad
+		}
+		bits := 64
+		if name != ScriptPutLarge {
+			bits = 32
+		}
+		n, err := strconv.ParseUint(arg, 10, bits)
+		if err != nil {
+			return ScriptSpec{}, fmt.Errorf("%v (%v)", bad, err)
+		}
+		return ScriptSpec{Kind: name, N: n}, nil
+	}
+	return ScriptSpec{}, bad
+}
+
+// StopsAtFirstFailure: put-stream records its first failing step and
+// runs no further.
+func (s ScriptSpec) StopsAtFirstFailure() bool { return s.Kind == ScriptPutStream }
+
+// MessageLimit is the gRPC send/receive limit the host sets for this
+// script (0: go-plugin's own, which is math.MaxInt32 both ways).
+func (s ScriptSpec) MessageLimit() int {
+	if s.Kind != ScriptPutLarge || s.N > MaxLarge {
+		return 0
+	}
+	return int(s.N) + 1<<20
+}
+
+// Steps are the steps of the script for a client of language lang.
+func (s ScriptSpec) Steps(lang string) []ScriptStep {
+	switch s.Kind {
+	case ScriptGet:
+		return []ScriptStep{
+			Script(lang)[0], // put-ascii
+			{Name: "get-deadline", Op: "get", Key: "ascii", Expect: ExpectAnswer, Deadline: GetDeadline, PauseFirst: true},
+		}
+	case ScriptHold:
+		return Script(lang)[:1]
+	case ScriptPutStream, ScriptGetStream:
+		op := "put"
+		if s.Kind == ScriptGetStream {
+			op = "get"
+		}
+		steps := make([]ScriptStep, 0, min(s.N, 1<<16))
+		for i := uint64(0); i < s.N; i++ {
+			n := strconv.FormatUint(i, 10)
+			steps = append(steps, ScriptStep{Name: op + "-stream-" + n, Op: op, Key: "stream-" + n, Value: Stream(i)})
+		}
+		return steps
+	case ScriptPutLarge:
+		v := Large(int(s.N))
+		return []ScriptStep{
+			{Name: "put-large", Op: "put", Key: "large", Value: v},
+			{Name: "get-large", Op: "get", Key: "large", Value: v},
+		}
+	}
+	return Script(lang)
+}
+
+// script runs every step of the --script on one connection.
 func (r *run) script(ctx context.Context, kv kvproto.KVClient) {
 	var transportErr error
 	var transportStatus *status.Status
 	connected := false
-	for _, st := range Script("go") {
+	for _, st := range r.o.Script.Steps("go") {
 		step := report.Step{Step: st.Name, Op: st.Op, Key: st.Key}
 		if transportErr != nil {
 			step.Status = StatusName(transportStatus.Code())
@@ -89,15 +235,22 @@ func (r *run) script(ctx context.Context, kv kvproto.KVClient) {
 			continue
 		}
 
+		if st.PauseFirst {
+			r.pause(ctx)
+		}
+		callCtx, cancel := ctx, context.CancelFunc(func() {})
+		if st.Deadline > 0 {
+			callCtx, cancel = context.WithTimeout(ctx, st.Deadline)
+		}
 		var p peer.Peer
 		var got []byte
 		var err error
 		start := time.Now()
 		if st.Op == "put" {
-			_, err = kv.Put(ctx, &kvproto.PutRequest{Key: st.Key, Value: st.Value}, grpc.Peer(&p))
+			_, err = kv.Put(callCtx, &kvproto.PutRequest{Key: st.Key, Value: st.Value}, grpc.Peer(&p))
 		} else {
 			var resp *kvproto.GetResponse
-			resp, err = kv.Get(ctx, &kvproto.GetRequest{Key: st.Key}, grpc.Peer(&p))
+			resp, err = kv.Get(callCtx, &kvproto.GetRequest{Key: st.Key}, grpc.Peer(&p))
 			if err == nil {
 				got = resp.GetValue()
 				if got == nil {
@@ -106,6 +259,7 @@ func (r *run) script(ctx context.Context, kv kvproto.KVClient) {
 			}
 		}
 		elapsed := time.Since(start)
+		cancel()
 		step.LatencyUs = float64(elapsed.Nanoseconds()) / 1000
 		r.recordPeer(&p)
 
@@ -113,17 +267,23 @@ func (r *run) script(ctx context.Context, kv kvproto.KVClient) {
 		step.Status = StatusName(s.Code())
 		step.Message = s.Message()
 
-		if err != nil && isTransportFailure(err) {
-			transportErr, transportStatus = err, s
+		// A step's own deadline passing (the run's still running) is that
+		// step's failure, not the transport's.
+		ownDeadline := st.Deadline > 0 && s.Code() == codes.DeadlineExceeded && ctx.Err() == nil
+		if err != nil && isTransportFailure(err) && !ownDeadline {
 			step.OK = false
 			if st.Op == "put" {
 				setValue(&step, st.Value)
 			}
 			r.setError(classifyTransport(err, connected, report.StageConnect), err.Error())
 			r.addStep(step)
+			if r.o.Script.StopsAtFirstFailure() {
+				break
+			}
+			transportErr, transportStatus = err, s
 			continue
 		}
-		if !connected {
+		if !connected && !ownDeadline {
 			connected = true
 			r.firstRPC(start.Add(elapsed))
 		}
@@ -132,7 +292,7 @@ func (r *run) script(ctx context.Context, kv kvproto.KVClient) {
 		case st.Op == "put":
 			setValue(&step, st.Value)
 			step.OK = err == nil
-		case st.Name == "get-missing":
+		case st.Expect == ExpectError:
 			if err == nil {
 				setValue(&step, got)
 				step.OK = false
@@ -140,9 +300,14 @@ func (r *run) script(ctx context.Context, kv kvproto.KVClient) {
 			} else {
 				step.OK = true
 			}
+		case st.Expect == ExpectAnswer:
+			if err == nil {
+				setValue(&step, got)
+			}
+			step.OK = err == nil || s.Code() == codes.NotFound
 		case err != nil:
 			step.OK = false
-		case st.Name == "get-handshake-probe":
+		case st.Expect == ExpectProbe:
 			setValue(&step, got)
 			saw, msg, ok := parseServerSaw(got)
 			step.OK = ok
@@ -170,9 +335,58 @@ func (r *run) script(ctx context.Context, kv kvproto.KVClient) {
 			r.setError(report.StageRPC, fmt.Sprintf("%s: %s: %s", st.Name, step.Status, msg))
 		}
 		r.addStep(step)
+		if !step.OK && r.o.Script.StopsAtFirstFailure() {
+			break
+		}
 	}
 	if transportErr != nil && codes.DeadlineExceeded == transportStatus.Code() {
-		r.logger.Error("the KV script ran out of time", "error", transportErr)
+		r.logger.Error("the script ran out of time", "error", transportErr)
+	}
+}
+
+// pause prints PauseMarker on stderr, then returns once one line (or EOF, or
+// a read error) came from stdin, or the run's deadline passed.
+func (r *run) pause(ctx context.Context) {
+	if r.stderr != nil {
+		fmt.Fprintln(r.stderr, PauseMarker)
+	}
+	if r.stdin == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 1)
+		for {
+			n, err := r.stdin.Read(b)
+			if err != nil || (n == 1 && b[0] == '\n') {
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// hold keeps the plugin running until the host's stdin reaches EOF (or
+// fails), or the run's deadline passes (the watchdog then reports the timeout).
+func (r *run) hold(ctx context.Context) {
+	r.logger.Info("hold: keeping the plugin until stdin reaches EOF")
+	if r.stdin == nil {
+		return
+	}
+	eof := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, r.stdin)
+		eof <- err
+	}()
+	select {
+	case err := <-eof:
+		r.logger.Info("hold: stdin reached EOF; shutting the plugin down", "read_error", err)
+	case <-ctx.Done():
+		r.logger.Warn("hold: the run's deadline passed before stdin reached EOF")
 	}
 }
 

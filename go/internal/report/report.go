@@ -47,6 +47,8 @@ type Requested struct {
 	Key           string   `json:"key"`
 	Transport     string   `json:"transport"`
 	ServerCommand []string `json:"server_command"`
+	Versions      []int    `json:"versions"`
+	Script        string   `json:"script"`
 }
 
 type Observed struct {
@@ -100,6 +102,9 @@ func Marshal(r *Report) ([]byte, error) {
 	}
 	if r.Requested.ServerCommand == nil {
 		r.Requested.ServerCommand = []string{}
+	}
+	if r.Requested.Versions == nil {
+		r.Requested.Versions = []int{}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

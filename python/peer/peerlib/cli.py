@@ -5,6 +5,7 @@ import argparse
 from dataclasses import dataclass, field
 
 from .names import canonical_key
+from .script import KV, Script, parse_script
 
 
 class UsageError(Exception):
@@ -35,6 +36,10 @@ class ClientArgs:
     files: TlsFiles
     timeout: float
     command: list[str]
+    #: --versions: app protocol versions offered in PLUGIN_PROTOCOL_VERSIONS and accepted back
+    versions: list[int] = field(default_factory=lambda: [1])
+    #: --script
+    script: Script = KV
 
 
 def _common(p: argparse.ArgumentParser, *, host: bool) -> None:
@@ -70,6 +75,14 @@ def parse_server(argv: list[str]) -> ServerArgs:
     return ServerArgs(ns.tls, key, ns.transport, _files(ns, ns.tls), ns.store)
 
 
+def parse_versions(value: str) -> list[int]:
+    """`--versions`: a comma list of non-negative decimal integers, e.g. `1` or `5,6`."""
+    parts = [p.strip() for p in value.split(",")]
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise UsageError(f"--versions {value!r}: expected a comma list of non-negative integers, e.g. 1 or 5,6")
+    return [int(p) for p in parts]
+
+
 def parse_client(argv: list[str]) -> ClientArgs:
     if "--" not in argv:
         raise UsageError("client: missing `-- SERVER-COMMAND...`")
@@ -80,6 +93,8 @@ def parse_client(argv: list[str]) -> ClientArgs:
     p = _Parser(prog="soup_peer.py client")
     _common(p, host=True)
     p.add_argument("--timeout", type=float, default=20.0)
+    p.add_argument("--versions", default="1")
+    p.add_argument("--script", default="kv")
     ns = p.parse_args(own)
     try:
         key = canonical_key(ns.key, allow_match=False)
@@ -87,4 +102,9 @@ def parse_client(argv: list[str]) -> ClientArgs:
         raise UsageError(str(e)) from None
     if ns.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    return ClientArgs(ns.tls, key, ns.transport, _files(ns, ns.tls), ns.timeout, command)
+    versions = parse_versions(ns.versions)
+    try:
+        spec = parse_script(ns.script)
+    except ValueError as e:
+        raise UsageError(f"--script: {e}") from None
+    return ClientArgs(ns.tls, key, ns.transport, _files(ns, ns.tls), ns.timeout, command, versions, spec)

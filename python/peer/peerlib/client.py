@@ -12,19 +12,30 @@ pyvider is imported; so the settings are put in os.environ first (host_environme
   --timeout    -> PLUGIN_HANDSHAKE_TIMEOUT, PLUGIN_CHANNEL_READY_TIMEOUT, and
                   PLUGIN_CLIENT_RETRY_ENABLED=false so the first error is the one reported
 pyvider sets neither PLUGIN_PROTOCOL_VERSIONS nor the port range on the child, so they go
-in RPCPluginClient's documented `config={"env": {...}}` (CHILD_ENV).
+in RPCPluginClient's documented `config={"env": {...}}` (CHILD_ENV; --versions replaces
+PLUGIN_PROTOCOL_VERSIONS).
 
 Observation hooks (ObservingClient) only record; they never change what pyvider does:
 the raw handshake line (pyvider logs it but does not keep it), spawn/handshake times, the
 Popen object (pyvider drops its reference in close()), and, when pyvider's channel fails,
 the status grpc gives one RPC on that same channel (the real TLS/connect error, which
 pyvider's "channel failed to become ready" message hides).
+
+Two hooks do act, because pyvider 0.5.5 has no setting for what they do:
+  versions  pyvider's client never compares the plugin's app protocol version (handshake
+            field 2, kept as _protocol_version) with anything; with accepted_versions
+            the handshake is refused after pyvider parsed it and before any channel is
+            made, with go-plugin's message (stage "handshake").
+  limits    pyvider's channel options are a fixed list (_get_channel_options: keepalive,
+            ssl_target_name_override), grpc's defaults otherwise (receive 4 MiB); with
+            max_message the hook appends grpc.max_send/receive_message_length to it.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -46,6 +57,28 @@ OWNED = ("PLUGIN_MAGIC_COOKIE_KEY", "PLUGIN_MAGIC_COOKIE_VALUE", "PLUGIN_AUTO_MT
          "PLUGIN_CLIENT_CERT", "PLUGIN_CLIENT_KEY", "PLUGIN_CA_CERT", "PLUGIN_SERVER_ROOT_CERTS",
          "PLUGIN_CLIENT_RETRY_ENABLED", "PLUGIN_HANDSHAKE_TIMEOUT", "PLUGIN_CHANNEL_READY_TIMEOUT")
 STDERR_TAIL = 20
+#: how long the host waits for GRPCController.Shutdown to answer before pyvider's close()
+#: (SIGTERM, then SIGKILL after 5 s); pyvider's own call has no deadline. go-plugin's Kill()
+#: also allows 2 s for a graceful exit.
+SHUTDOWN_GRACE_S = 2.0
+#: logged (stderr) when `hold` starts waiting for stdin's EOF
+HOLD_MESSAGE = "hold: script done; keeping the plugin until stdin reaches EOF"
+#: grpc's channel arguments are C ints
+_GRPC_INT_MAX = 2**31 - 1
+
+
+def child_environment(versions: list[int]) -> dict[str, str]:
+    return {**CHILD_ENV, "PLUGIN_PROTOCOL_VERSIONS": ",".join(str(v) for v in versions)}
+
+
+def message_limit(largest_value: int) -> int:
+    """The host's send/receive limit for a value of this size: at least the value + 1 MiB (-1: none)."""
+    n = largest_value + (1 << 20)
+    return n if n <= _GRPC_INT_MAX else -1
+
+
+class IncompatibleVersion(Exception):
+    """The plugin answered an app protocol version the host did not offer."""
 
 
 def host_environment(args: ClientArgs) -> dict[str, str]:
@@ -84,11 +117,14 @@ class Observed:
     channel_diag: str | None = None
     connected: bool = False
     host_terminated: bool = False
+    shutdown_unanswered: bool = False
+    holding: bool = False
     error: dict[str, Any] | None = None
     result: script.ScriptResult = field(default_factory=script.ScriptResult)
 
 
-def _observing_client_class(obs: Observed) -> type:
+def _observing_client_class(obs: Observed, accepted_versions: list[int] | None = None,
+                            max_message: int | None = None) -> type:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from pyvider.rpcplugin import RPCPluginClient
@@ -109,6 +145,24 @@ def _observing_client_class(obs: Observed) -> type:
             obs.handshake_at = time.monotonic()
             obs.handshake_line = line
             return line
+
+        async def _perform_handshake(self) -> None:
+            await super()._perform_handshake()
+            answered = self._protocol_version
+            if accepted_versions is not None and answered not in accepted_versions:
+                # go-plugin's client.go wording; pyvider itself accepts any version
+                raise IncompatibleVersion(
+                    f"Incompatible API version with plugin. Plugin version: {answered}, "
+                    f"Client versions: [{' '.join(str(v) for v in accepted_versions)}] "
+                    f"(pyvider-rpcplugin's client does not check the plugin's version; "
+                    f"this peer refused it before connecting)")
+
+        def _get_channel_options(self) -> list[tuple[str, Any]]:
+            options: list[tuple[str, Any]] = list(super()._get_channel_options())
+            if max_message is not None:
+                options += [("grpc.max_send_message_length", max_message),
+                            ("grpc.max_receive_message_length", max_message)]
+            return options
 
         async def _create_grpc_channel_impl(self) -> None:
             obs.channel_attempted = True
@@ -167,17 +221,26 @@ def _classify_start_error(e: BaseException, obs: Observed) -> dict[str, Any]:
     return {"stage": stage, "message": message}
 
 
-async def _session(client: Any, obs: Observed, deadline: float) -> None:
+async def _session(client: Any, obs: Observed, deadline: float, spec: script.Script = script.KV) -> None:
     try:
         await client.start()
     except Exception as e:  # noqa: BLE001 - every failure is a result
         obs.error = _classify_start_error(e, obs)
         return
     obs.connected = True
-    obs.result = await script.run(client.grpc_channel, deadline)
+    obs.result = await script.run(client.grpc_channel, deadline, spec=spec)
     if obs.result.first_error and obs.error is None:
         obs.error = {"stage": "rpc", "message": obs.result.first_error}
-    await client.shutdown_plugin()  # GRPCController.Shutdown, then pyvider waits 50 ms
+    if spec.kind == "hold":
+        obs.holding = True
+        log.info(HOLD_MESSAGE)
+        await script.wait_for_stdin_eof()
+        obs.holding = False
+    try:
+        # GRPCController.Shutdown (no deadline in pyvider), then pyvider waits 50 ms
+        await asyncio.wait_for(client.shutdown_plugin(), timeout=SHUTDOWN_GRACE_S)
+    except TimeoutError:
+        obs.shutdown_unanswered = True
     await client.close()  # SIGTERM if still running, SIGKILL after 5 s
 
 
@@ -201,12 +264,17 @@ def _drain_stderr(popen: Popen[bytes] | None) -> list[str]:
 
 async def _host(args: ClientArgs, t0: float) -> tuple[Observed, Any]:
     obs = Observed()
-    client = _observing_client_class(obs)(command=args.command, config={"env": dict(CHILD_ENV)})
+    largest = args.script.largest_value
+    cls = _observing_client_class(obs, accepted_versions=list(args.versions),
+                                  max_message=message_limit(largest) if largest is not None else None)
+    client = cls(command=args.command, config={"env": child_environment(args.versions)})
     deadline = t0 + args.timeout
     try:
-        await asyncio.wait_for(_session(client, obs, deadline), timeout=max(0.001, deadline - time.monotonic()))
+        await asyncio.wait_for(_session(client, obs, deadline, args.script),
+                               timeout=max(0.001, deadline - time.monotonic()))
     except TimeoutError:
-        where = "handshake" if obs.handshake_line is None else ("connect" if not obs.connected else "rpc/shutdown")
+        where = ("handshake" if obs.handshake_line is None else "connect" if not obs.connected
+                 else "hold: stdin still open" if obs.holding else "rpc/shutdown")
         obs.error = obs.error or {"stage": "timeout", "message": f"no result within {args.timeout:g} s (during {where})"}
     finally:
         if obs.popen is not None and obs.popen.poll() is None:
@@ -251,7 +319,8 @@ def _ms(a: float | None, b: float | None) -> float | None:
 
 def run(args: ClientArgs) -> int:
     t0 = time.monotonic()
-    requested = {"tls": args.tls, "key": args.key, "transport": args.transport, "server_command": args.command}
+    requested = {"tls": args.tls, "key": args.key, "transport": args.transport, "server_command": args.command,
+                 "versions": list(args.versions), "script": args.script.name}
     reason = capabilities.client_unsupported(args.tls, args.key, args.transport)
     if reason is not None:
         doc = report.build(requested=requested, observed=_empty_observed(), steps=[], exit_info=None,
@@ -277,6 +346,16 @@ def run(args: ClientArgs) -> int:
         tail.extend(_drain_stderr(obs.popen))
         obs.error["stderr_tail"] = tail[-STDERR_TAIL:]
     exit_info = report.plugin_exit(obs.popen.returncode, host_terminated=obs.host_terminated) if obs.popen else None
+    if obs.error is None and obs.connected and exit_info is not None:
+        killed = exit_info["how"] == "killed" and exit_info["signal"] == signal.SIGKILL
+        if obs.shutdown_unanswered or killed:
+            obs.error = {"stage": "shutdown", "message": (
+                f"GRPCController.Shutdown got {'no answer within %g s' % SHUTDOWN_GRACE_S if obs.shutdown_unanswered else 'an answer'}; "
+                f"the plugin {'was SIGKILLed after ignoring SIGTERM for 5 s' if killed else 'ended on SIGTERM'} "
+                f"(plugin_exit {exit_info})")}
+            tail = list(getattr(client, "_stderr_tail", []))
+            tail.extend(_drain_stderr(obs.popen))
+            obs.error["stderr_tail"] = tail[-STDERR_TAIL:]
     doc = report.build(
         requested=requested,
         observed=_observed(obs, client),
@@ -286,6 +365,7 @@ def run(args: ClientArgs) -> int:
         steps=obs.result.steps,
         exit_info=exit_info,
         error=obs.error,
+        allow_no_steps=obs.connected and not args.script.has_steps,
     )
     return _emit(doc)
 

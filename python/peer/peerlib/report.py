@@ -30,8 +30,9 @@ def plugin_exit(returncode: int | None, *, host_terminated: bool) -> dict[str, A
 
 def build(*, requested: dict[str, Any], observed: dict[str, Any], timings: dict[str, Any],
           steps: list[dict[str, Any]], exit_info: dict[str, Any] | None,
-          error: dict[str, Any] | None) -> dict[str, Any]:
-    ok = error is None and bool(steps) and all(s["ok"] for s in steps)
+          error: dict[str, Any] | None, allow_no_steps: bool = False) -> dict[str, Any]:
+    """allow_no_steps: the script had no steps (put-stream:0 ...), so none is still a success."""
+    ok = error is None and (bool(steps) or allow_no_steps) and all(s["ok"] for s in steps)
     return {
         "schema": SCHEMA,
         "peer": {"language": "python", "implementation": implementation()},

@@ -40,7 +40,7 @@ def run_client(client_args: list[str], command: list[str], timeout: float = 60.0
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGIN_", "PYVIDER_"))}
     proc = subprocess.run(
         [PYTHON, str(PEER), "client", *client_args, "--", *command],
-        capture_output=True, timeout=timeout, env=env, check=False,
+        capture_output=True, timeout=timeout, env=env, check=False, stdin=subprocess.DEVNULL,
     )
     out = proc.stdout.decode()
     report = json.loads(out) if out.strip() else None

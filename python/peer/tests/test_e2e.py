@@ -30,6 +30,7 @@ def _ok_report(report: dict, tls: str, transport: str) -> None:
     assert obs["server_saw"]["server_language"] == "python"
     assert obs["server_saw"]["tls_mode"] == tls
     assert report["plugin_exit"] is not None
+    assert report["requested"]["versions"] == [1] and report["requested"]["script"] == "kv"
 
 
 @pytest.mark.parametrize("transport", ["tcp", "unix"])

@@ -19,7 +19,7 @@ pub enum Command {
     #[command(subcommand)]
     Kv(KvCommand),
     /// Peer contract: host the server command, run the KV script, print one JSON report.
-    Client(ConnArgs),
+    Client(ClientArgs),
     /// Launch any go-plugin plugin and report what it negotiated: cookie, handshake,
     /// certificates, TLS, timings, health, services, a Terraform provider's schema.
     Probe(ProbeArgs),
@@ -93,6 +93,19 @@ pub struct ProbeArgs {
     pub json: bool,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `soup client` (docs/peer-contract.md).
+#[derive(Args, Clone)]
+pub struct ClientArgs {
+    /// App protocol versions to offer and accept, e.g. `1` or `1,2`.
+    #[arg(long, value_name = "N,N", value_delimiter = ',', default_value = "1")]
+    pub versions: Vec<u32>,
+    /// kv | get | hold | put-stream:N | get-stream:N | put-large:BYTES
+    #[arg(long, default_value = "kv")]
+    pub script: soup_client::script::Script,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -64,7 +64,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Client(conn) => {
+        Command::Client(args) => {
+            let conn = &args.conn;
             conn.require_launch("client")?;
             conn.start_keylog()?;
             let run = ClientRun {
@@ -74,6 +75,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 manual: conn.manual()?,
                 server_command: conn.command.clone(),
                 timeout: std::time::Duration::from_secs_f64(conn.timeout),
+                versions: args.versions.clone(),
+                script: args.script,
             };
             let report = run_client(run).await;
             println!("{}", serde_json::to_string(&report)?);
