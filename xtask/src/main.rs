@@ -7,6 +7,7 @@
 mod bench;
 mod conformance;
 mod examples;
+mod faults;
 mod matrix;
 mod peers;
 mod test;

@@ -19,7 +19,7 @@ mod crypto_check;
 mod observe;
 mod outputs;
 mod peer_report;
-mod pool;
+pub(crate) mod pool;
 mod render;
 pub(crate) mod runner;
 mod script;
@@ -66,6 +66,42 @@ pub struct MatrixArgs {
     /// Do not run `cargo xtask peers` first.
     #[arg(long)]
     pub no_build: bool,
+    /// Run only the fault matrix (xtask/faults.toml).
+    #[arg(long, conflicts_with = "no_faults")]
+    pub faults_only: bool,
+    /// Skip the fault matrix (a full run of the compatibility matrix runs it after).
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Faults to run (comma list of ids; default all). Implies --faults-only.
+    #[arg(long, value_delimiter = ',')]
+    pub fault: Vec<String>,
+}
+
+/// The client and server argv prefixes of every peer of xtask/matrix.toml, resolved
+/// against the workspace root.
+pub fn peer_argvs(root: &Path) -> Result<BTreeMap<(String, &'static str), Vec<String>>> {
+    let spec = MatrixSpec::parse(&fs::read_to_string(root.join("xtask/matrix.toml"))?)?;
+    let mut out = BTreeMap::new();
+    for (name, peer) in &spec.peers {
+        for (role, argv) in [("client", &peer.client), ("server", &peer.server)] {
+            if let Some(argv) = argv {
+                out.insert((name.clone(), role), resolve(root, argv));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn resolve(root: &Path, argv: &[String]) -> Vec<String> {
+    argv.iter()
+        .map(|a| {
+            if a.contains('/') {
+                root.join(a).display().to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
 }
 
 /// One cell's result with its bookkeeping.
@@ -103,6 +139,26 @@ const RECORDED_ANSWERS: &str = "crates/soup-client/recorded-matrix.json";
 
 /// Runs `cargo xtask matrix`.
 pub fn run(args: &MatrixArgs) -> Result<()> {
+    let faults_only = args.faults_only || !args.fault.is_empty();
+    if !faults_only {
+        run_compatibility(args)?;
+    }
+    let unfiltered = args.client.is_empty()
+        && args.server.is_empty()
+        && args.tls.is_empty()
+        && args.key.is_empty()
+        && args.transport.is_empty();
+    if faults_only || (unfiltered && !args.no_faults) {
+        if faults_only && !args.no_build {
+            crate::peers::build(&crate::peers::BUILDABLE)?;
+        }
+        crate::faults::run(args.jobs, &args.fault)?;
+    }
+    Ok(())
+}
+
+/// The compatibility matrix (xtask/matrix.toml).
+fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     let root = project_root();
     let spec = MatrixSpec::parse(&fs::read_to_string(root.join("xtask/matrix.toml"))?)?;
     let filters = Filters {
@@ -112,17 +168,7 @@ pub fn run(args: &MatrixArgs) -> Result<()> {
         key: args.key.clone(),
         transport: args.transport.clone(),
     };
-    let resolve = |argv: &[String]| -> Vec<String> {
-        argv.iter()
-            .map(|a| {
-                if a.contains('/') {
-                    root.join(a).display().to_string()
-                } else {
-                    a.clone()
-                }
-            })
-            .collect()
-    };
+    let resolve = |argv: &[String]| resolve(&root, argv);
     let cells = spec.expand(&filters)?;
     if cells.is_empty() {
         bail!("no cell matches the filters");

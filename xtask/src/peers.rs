@@ -1,7 +1,8 @@
 //! `cargo xtask peers`: build every peer the matrix drives.
 //!
 //! - rust: `cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p
-//!   soup-bench-broker` (cargo is its own stamp);
+//!   soup-bench-broker -p soup-tests` (the last for the fault matrix's `fault-shim`; cargo
+//!   is its own stamp);
 //! - go: `go build` of soup-go into `target/peers/bin/soup-go`, of the brokered round trip
 //!   bench into `target/peers/bin/soup-go-bench-broker`, and of the Terraform provider built
 //!   on terraform-plugin-framework (its own module, `go/terraform-provider-soupkv`) into
@@ -63,7 +64,7 @@ pub fn build(peers: &[&str]) -> Result<()> {
 
 fn build_rust(root: &Path) -> Result<()> {
     eprintln!(
-        "peers: rust: cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p soup-bench-broker"
+        "peers: rust: cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p soup-bench-broker -p soup-tests"
     );
     cmd!(
         "cargo",
@@ -76,7 +77,9 @@ fn build_rust(root: &Path) -> Result<()> {
         "-p",
         "go-plugin-examples",
         "-p",
-        "soup-bench-broker"
+        "soup-bench-broker",
+        "-p",
+        "soup-tests"
     )
     .dir(root)
     .run()

@@ -200,6 +200,7 @@ fn peer_processes(root: &Path) -> BTreeSet<String> {
         root.join("target/debug/kv-plugin"),
         root.join("target/debug/misbehaving-plugin"),
         root.join("target/peers/bin/soup-go"),
+        root.join("target/release/fault-shim"),
         root.join("python/peer/soup_"),
     ]
     .into_iter()

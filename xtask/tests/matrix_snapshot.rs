@@ -1,8 +1,10 @@
-//! The rendered matrix table is an insta snapshot: any change in any cell, for better or
-//! worse, fails here until the new snapshot is reviewed (`cargo insta review`).
+//! The rendered tables, compatibility and fault matrix, are insta snapshots: any change in
+//! any cell, for better or worse, fails here until the new snapshot is reviewed
+//! (`cargo insta review`).
 //!
-//! Reads the table the last `cargo xtask matrix` run wrote to `target/matrix/matrix.txt`, so a
-//! plain `cargo test` skips it as ignored; `cargo xtask test` runs it right after the matrix.
+//! Reads the tables the last `cargo xtask matrix` run wrote (`target/matrix/matrix.txt`,
+//! `target/faults/faults.txt`), so a plain `cargo test` skips them as ignored; `cargo xtask
+//! test` runs them right after the matrix.
 
 use std::path::Path;
 
@@ -17,4 +19,17 @@ fn matrix_table_matches_snapshot() {
         )
     });
     insta::assert_snapshot!("compatibility_matrix", table);
+}
+
+#[test]
+#[ignore = "reads the table `cargo xtask matrix` writes: `cargo xtask test` runs it (or `cargo xtask matrix --faults-only && cargo test -p xtask --test matrix_snapshot -- --ignored`)"]
+fn fault_table_matches_snapshot() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults/faults.txt");
+    let table = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "no fault table at {} ({e}): run `cargo xtask matrix` first",
+            path.display()
+        )
+    });
+    insta::assert_snapshot!("fault_matrix", table);
 }
