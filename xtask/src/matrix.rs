@@ -75,6 +75,11 @@ pub struct MatrixArgs {
     /// Faults to run (comma list of ids; default all). Implies --faults-only.
     #[arg(long, value_delimiter = ',')]
     pub fault: Vec<String>,
+    /// Every client against YOUR KV plugin (go-plugin's KV example contract: cookie
+    /// BASIC_PLUGIN=hello, version 1, proto.KV), run as is: shell words, no arguments
+    /// added, in the cell's own directory. Writes target/matrix/custom/ only.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["server", "faults_only", "fault"])]
+    pub server_cmd: Option<String>,
 }
 
 /// The client and server argv prefixes of every peer of xtask/matrix.toml, resolved
@@ -143,7 +148,8 @@ pub fn run(args: &MatrixArgs) -> Result<()> {
     if !faults_only {
         run_compatibility(args)?;
     }
-    let unfiltered = args.client.is_empty()
+    let unfiltered = args.server_cmd.is_none()
+        && args.client.is_empty()
         && args.server.is_empty()
         && args.tls.is_empty()
         && args.key.is_empty()
@@ -160,13 +166,35 @@ pub fn run(args: &MatrixArgs) -> Result<()> {
 /// The compatibility matrix (xtask/matrix.toml).
 fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     let root = project_root();
-    let spec = MatrixSpec::parse(&fs::read_to_string(root.join("xtask/matrix.toml"))?)?;
-    let filters = Filters {
+    let mut spec = MatrixSpec::parse(&fs::read_to_string(root.join("xtask/matrix.toml"))?)?;
+    let mut filters = Filters {
         client: args.client.clone(),
         server: args.server.clone(),
         tls: args.tls.clone(),
         key: args.key.clone(),
         transport: args.transport.clone(),
+    };
+    let custom = match &args.server_cmd {
+        Some(cmd) => {
+            let argv = shlex::split(cmd)
+                .filter(|a| !a.is_empty())
+                .with_context(|| format!("--server-cmd {cmd:?}: not a command line"))?;
+            spec.servers = vec![cells::CUSTOM_SERVER.to_string()];
+            spec.peers.insert(
+                cells::CUSTOM_SERVER.to_string(),
+                cells::PeerSpec {
+                    client: None,
+                    server: Some(argv.clone()),
+                },
+            );
+            filters.server = Vec::new();
+            // go-plugin plugins choose their own transport (unix on Linux): ask for it.
+            if filters.transport.is_empty() {
+                filters.transport = vec!["unix".into()];
+            }
+            Some(argv)
+        }
+        None => None,
     };
     let resolve = |argv: &[String]| resolve(&root, argv);
     let cells = spec.expand(&filters)?;
@@ -198,7 +226,8 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
             argvs.insert((peer.clone(), role), argv);
         }
     }
-    let caps = query_capabilities(&argvs)?;
+    let custom_argv = custom.as_deref().map(resolve);
+    let caps = query_capabilities(&argvs, custom_argv.as_ref())?;
     let mut peers_meta = BTreeMap::new();
     for ((peer, role), argv) in &argvs {
         let other = if *role == "client" {
@@ -216,17 +245,26 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     }
 
     let matrix_dir = root.join("target/matrix");
-    let certs = issue_certs(&matrix_dir.join("certs"), &cells)?;
-    let cells_dir = matrix_dir.join("cells");
+    // A --server-cmd run keeps its own certificates and cell directories, so it never
+    // clears the last full run's.
+    let work_dir = if custom.is_some() {
+        matrix_dir.join("custom")
+    } else {
+        matrix_dir.clone()
+    };
+    let certs = issue_certs(&work_dir.join("certs"), &cells)?;
+    let cells_dir = work_dir.join("cells");
     if cells_dir.exists() {
         fs::remove_dir_all(&cells_dir)?;
     }
     runner::become_subreaper();
     let time_limit = args.time_limit.unwrap_or(spec.time_limit_secs);
     let started = Instant::now();
+    // A user's plugin may keep global state (a fixed data directory): one cell at a time.
+    let jobs = if custom.is_some() { 1 } else { args.jobs };
     let results = pool::run_all(
         &cells,
-        args.jobs,
+        jobs,
         |c| format!("{} {} {}", c.row(), c.column(), c.transport),
         |r: &Result<CellResult>| match r.as_ref().map(|r| r.judgement.verdict) {
             Ok(Verdict::Pass) => "✓",
@@ -272,7 +310,14 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
                 judgement: verdict::judge(cell, leaves.as_ref(), &ran.outcome),
                 wall_ms: Some(ran.wall_ms),
                 argv: ran.argv,
-                dir: Some(format!("target/matrix/cells/{}", cell.id())),
+                dir: Some(
+                    cells_dir
+                        .join(cell.id())
+                        .strip_prefix(&root)
+                        .unwrap_or(&cells_dir)
+                        .display()
+                        .to_string(),
+                ),
                 leftover_processes: ran.leftover_processes,
             })
         },
@@ -286,17 +331,39 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
         date: time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)?,
         wall_ms: started.elapsed().as_secs_f64() * 1000.0,
-        jobs: args.jobs,
+        jobs,
         peers: peers_meta,
     };
-    write_outputs(&root, &spec, &results, &meta, filters.is_empty())
+    let out = if custom.is_some() {
+        Outputs::Custom
+    } else if filters.is_empty() {
+        Outputs::Full
+    } else {
+        Outputs::Partial
+    };
+    write_outputs(&root, &spec, &results, &meta, out)
+}
+
+/// Where a run's outputs go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outputs {
+    /// `target/matrix/` and the docs.
+    Full,
+    /// A filtered run: `target/matrix/partial/`.
+    Partial,
+    /// `--server-cmd`: `target/matrix/custom/`.
+    Custom,
 }
 
 /// `PEER capabilities` once per distinct command.
 fn query_capabilities(
     argvs: &BTreeMap<(String, &str), Vec<String>>,
+    custom: Option<&Vec<String>>,
 ) -> Result<BTreeMap<Vec<String>, Capabilities>> {
     let mut caps = BTreeMap::new();
+    if let Some(argv) = custom {
+        caps.insert(argv.clone(), capabilities::custom_server(argv));
+    }
     for ((peer, role), argv) in argvs {
         if caps.contains_key(argv) {
             continue;
@@ -347,8 +414,9 @@ fn write_outputs(
     spec: &MatrixSpec,
     results: &[CellResult],
     meta: &RunMeta,
-    full: bool,
+    out: Outputs,
 ) -> Result<()> {
+    let full = out == Outputs::Full;
     let rows: Vec<String> = spec
         .clients
         .iter()
@@ -356,10 +424,10 @@ fn write_outputs(
         .collect();
     let grid = render::Grid::new(results, &spec.columns(), &rows, &spec.transports);
     let table = render::text(&grid, results);
-    let dir = if full {
-        root.join("target/matrix")
-    } else {
-        root.join("target/matrix/partial")
+    let dir = match out {
+        Outputs::Full => root.join("target/matrix"),
+        Outputs::Partial => root.join("target/matrix/partial"),
+        Outputs::Custom => root.join("target/matrix/custom"),
     };
     fs::create_dir_all(&dir)?;
     fs::write(dir.join("matrix.txt"), &table)?;
@@ -410,8 +478,18 @@ fn write_outputs(
             "matrix: wrote target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md, {RECORDED_ANSWERS}"
         );
     } else {
+        let sub = if out == Outputs::Custom {
+            "custom"
+        } else {
+            "partial"
+        };
         eprintln!(
-            "matrix: filtered run: wrote target/matrix/partial/{{matrix.txt,report.json,junit.xml}} (docs and the full report are left as they were)"
+            "matrix: {} run: wrote target/matrix/{sub}/{{matrix.txt,report.json,junit.xml}} (docs and the full report are left as they were)",
+            if sub == "custom" {
+                "--server-cmd"
+            } else {
+                "filtered"
+            }
         );
     }
     Ok(())

@@ -93,9 +93,10 @@ pub fn run(args: &TestArgs) -> Result<()> {
         crate::examples::run(&crate::examples::ExamplesArgs::default())
     });
     // After the examples stage: the probe test also probes go-plugin's own example plugin.
-    stage("soup probe / call / --keylog on the real peers", &|| {
-        ignored_xtask_tests(&root, &["probe", "keylog"])
-    });
+    stage(
+        "soup probe / call / --keylog, matrix --server-cmd on the real peers",
+        &|| ignored_xtask_tests(&root, &["probe", "keylog", "server_cmd"]),
+    );
     stage(
         "soup conformance on every plugin (cargo xtask conformance)",
         &|| crate::conformance::run(&crate::conformance::ConformanceArgs::default()),

@@ -41,6 +41,24 @@ pub struct Rule {
     pub reason: String,
 }
 
+/// What xtask assumes of a `--server-cmd` plugin: it cannot be given certificate files.
+pub fn custom_server(argv: &[String]) -> Capabilities {
+    Capabilities {
+        language: "custom".into(),
+        implementation: argv.join(" "),
+        client: Side::default(),
+        server: Side {
+            unsupported: vec![Rule {
+                tls: "manual".into(),
+                keys: vec!["*".into()],
+                transports: vec!["*".into()],
+                reason: "--server-cmd: the plugin runs as is, so it is given no certificate files"
+                    .into(),
+            }],
+        },
+    }
+}
+
 impl Rule {
     /// Whether the rule covers this tls mode, key (`None` for `off`) and transport.
     pub fn matches(&self, tls: &str, key: Option<&str>, transport: &str) -> bool {

@@ -32,6 +32,7 @@ impl Cause {
 /// (stage or `*`, regex, cause template, short label), first match wins.
 #[rustfmt::skip]
 const RULES: &[(&str, &str, &str, &str)] = &[
+    ("rpc", r"(?i)value (differs|mismatch)", "data: a value did not round-trip byte for byte", "data"),
     ("*", r"(?i)incompatible api version|no common (protocol )?version", "handshake: no common protocol version", "version"),
     ("*", r"(?i)this binary is a plugin|cookie.*(mismatch|did not match|invalid|missing|not set)", "plugin rejected the magic cookie", "cookie"),
     ("*", r"(?i)no[_ ](shared|common)[_ ]signature|NoSignatureSchemesInCommon", "tls: no common signature algorithm for {KEY}", "tls-sig"),

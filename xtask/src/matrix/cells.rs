@@ -64,7 +64,16 @@ pub struct Cell {
     pub transport: String,
 }
 
+/// The server of `cargo xtask matrix --server-cmd`: a user's KV plugin, run as is (no peer
+/// contract: no `server` arguments, no capabilities, no handshake-probe enrichment).
+pub const CUSTOM_SERVER: &str = "custom";
+
 impl Cell {
+    /// Whether the server is a `--server-cmd` plugin, which xtask cannot ask what it saw.
+    pub fn custom_server(&self) -> bool {
+        self.server == CUSTOM_SERVER
+    }
+
     /// A file-name-safe unique id, e.g. `go-python-auto-ec-p256-unix`.
     pub fn id(&self) -> String {
         format!(

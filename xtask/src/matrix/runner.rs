@@ -60,8 +60,13 @@ fn path(p: &Path) -> String {
 pub fn client_argv(plan: &CellPlan<'_>) -> Vec<String> {
     let cell = plan.cell;
     let mut server: Vec<String> = plan.server.to_vec();
-    server.extend(["server", "--tls", &cell.tls, "--transport", &cell.transport].map(String::from));
+    if !cell.custom_server() {
+        server.extend(
+            ["server", "--tls", &cell.tls, "--transport", &cell.transport].map(String::from),
+        );
+    }
     if cell.tls == "auto"
+        && !cell.custom_server()
         && let Some(key) = &cell.key
     {
         server.extend(["--key".into(), key.clone()]);
@@ -89,7 +94,9 @@ pub fn client_argv(plan: &CellPlan<'_>) -> Vec<String> {
         ]);
         server.extend(["--tls-ca".into(), path(&c.ca)]);
     }
-    server.extend(["--store".into(), path(&plan.dir.join("store"))]);
+    if !cell.custom_server() {
+        server.extend(["--store".into(), path(&plan.dir.join("store"))]);
+    }
     client.extend([
         "--timeout".into(),
         plan.client_timeout_secs.to_string(),
@@ -118,9 +125,16 @@ pub fn run(plan: &CellPlan<'_>, root: &Path) -> Result<Ran> {
     let stderr_path = plan.dir.join("client.stderr");
 
     let mut command = Command::new(&argv[0]);
+    // A `--server-cmd` plugin keeps its data where it likes, often the working directory
+    // (go-plugin's KV example writes `kv_<key>` files there): the cell's store, then.
+    let cwd = if plan.cell.custom_server() {
+        plan.dir.join("store")
+    } else {
+        root.to_path_buf()
+    };
     command
         .args(&argv[1..])
-        .current_dir(root)
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(File::create(&stdout_path)?)
         .stderr(File::create(&stderr_path)?)
