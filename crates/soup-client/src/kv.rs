@@ -198,7 +198,8 @@ impl KvClient {
     ) -> Result<Vec<u8>, KvError> {
         let mut kv = self.kv.clone();
         let request = request(kv_proto::GetRequest { key: key.into() }, timeout);
-        within("get", key, timeout, kv.get(request))
+        let answer = within("get", key, timeout, kv.get(request)).await;
+        self.name_a_dead_plugin(answer)
             .await
             .map(|r| r.into_inner().value)
     }
@@ -223,9 +224,47 @@ impl KvClient {
             },
             timeout,
         );
-        within("put", key, timeout, kv.put(request))
-            .await
-            .map(|_| ())
+        let answer = within("put", key, timeout, kv.put(request)).await;
+        self.name_a_dead_plugin(answer).await.map(|_| ())
+    }
+
+    /// A call that failed at the transport (tonic's `UNKNOWN: transport error`, or
+    /// `UNAVAILABLE`) because the plugin process died says so: `UNAVAILABLE`, "the plugin
+    /// exited during the call (killed by signal 9)". Waits a bounded moment for the
+    /// process watcher to see the exit; a plugin that is still running keeps the
+    /// transport's own error.
+    async fn name_a_dead_plugin<T>(&self, answer: Result<T, KvError>) -> Result<T, KvError> {
+        let Err(KvError::Rpc {
+            op,
+            key,
+            code,
+            message,
+        }) = answer
+        else {
+            return answer;
+        };
+        let transport = code == tonic::Code::Unavailable
+            || (code == tonic::Code::Unknown && message.contains("transport error"));
+        if transport
+            && let Ok(exit) =
+                tokio::time::timeout(Duration::from_millis(250), self.plugin.exited()).await
+        {
+            return Err(KvError::Rpc {
+                op,
+                key,
+                code: tonic::Code::Unavailable,
+                message: format!(
+                    "the plugin exited during the call ({}); the transport said: {message}",
+                    exit.describe()
+                ),
+            });
+        }
+        Err(KvError::Rpc {
+            op,
+            key,
+            code,
+            message,
+        })
     }
 
     /// The hosted plugin (handshake, certificates, stderr tail).

@@ -17,6 +17,13 @@ pub struct PluginExit {
     pub signal: Option<i32>,
 }
 
+impl PluginExit {
+    /// `exit code 3`, `killed by signal 9`, ...
+    pub fn describe(&self) -> String {
+        super::error::describe_exit(self.code, self.signal)
+    }
+}
+
 /// See [`PluginExit::how`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
