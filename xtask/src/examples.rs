@@ -169,7 +169,7 @@ pub fn run(args: &ExamplesArgs) -> Result<()> {
     let out_dir = root.join("target/examples");
     let tap = install_tap(&out_dir)?;
     let scrub = scrubbed_variables(&spec);
-    crate::matrix::runner::become_subreaper();
+    soup_conformance::runner::become_subreaper();
 
     let mut results = Vec::new();
     for (i, c) in cells.iter().enumerate() {

@@ -24,7 +24,7 @@ use serde_json::Value;
 /// The `get` script's pause line (docs/peer-contract.md), as every host prints it.
 const PAUSE_MARKER: &str = "soup-peer: paused before get-deadline";
 
-use crate::matrix::runner::{become_subreaper, kill_group, reap_group, shell_words};
+use soup_conformance::runner::{become_subreaper, kill_group, reap_group, shell_words};
 
 /// `xtask/faults.toml`.
 #[derive(Debug, Deserialize)]
@@ -205,7 +205,7 @@ pub fn run(jobs: usize, only: &[String]) -> Result<()> {
         .partition(|c| c.fault.kind == Kind::Concurrent);
     let mut results = Vec::new();
     for (phase, jobs) in [(&single, jobs), (&crowd, 1)] {
-        let ran = crate::matrix::pool::run_all(
+        let ran = soup_conformance::pool::run_all(
             phase,
             jobs,
             |c| c.id(),

@@ -10,21 +10,6 @@
 //! Exit status: 0 when every cell produced a result (pass, fail, timeout or n/a); non-zero
 //! only for infrastructure errors (a peer missing, capabilities unreadable, ...).
 
-mod capabilities;
-mod causes;
-mod cells;
-pub(crate) mod certinfo;
-mod certs;
-mod crypto_check;
-mod observe;
-mod outputs;
-mod peer_report;
-pub(crate) mod pool;
-mod render;
-pub(crate) mod runner;
-mod script;
-mod verdict;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -34,10 +19,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::project_root;
-use capabilities::Capabilities;
-use cells::{Cell, Filters, MatrixSpec};
-use certs::CertSet;
-use verdict::{IssuedLeaves, Judgement, Verdict};
+use soup_conformance::capabilities::{self, Capabilities};
+use soup_conformance::cells::{self, Cell, Filters, MatrixSpec};
+use soup_conformance::certs::{self, CertSet};
+use soup_conformance::verdict::{self, IssuedLeaves, Judgement, Verdict};
+use soup_conformance::{CellResult, RunMeta, outputs, pool, render, runner};
 
 /// Flags of `cargo xtask matrix`.
 #[derive(Args, Debug, Default)]
@@ -107,36 +93,6 @@ fn resolve(root: &Path, argv: &[String]) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// One cell's result with its bookkeeping.
-pub struct CellResult {
-    /// The cell.
-    pub cell: Cell,
-    /// The verdict and what was observed.
-    pub judgement: Judgement,
-    /// Client wall time (None for n/a).
-    pub wall_ms: Option<f64>,
-    /// Client argv (empty for n/a).
-    pub argv: Vec<String>,
-    /// `target/matrix/cells/<id>` relative to the root (None for n/a).
-    pub dir: Option<String>,
-    /// The client left processes in its group that xtask had to kill.
-    pub leftover_processes: bool,
-}
-
-/// Facts about the run for the outputs.
-pub struct RunMeta {
-    /// The command line.
-    pub command: String,
-    /// RFC 3339 UTC.
-    pub date: String,
-    /// Whole run, ms.
-    pub wall_ms: f64,
-    /// Pool size.
-    pub jobs: usize,
-    /// Capabilities by peer name (`rust client`/`rust server` when they differ).
-    pub peers: BTreeMap<String, Capabilities>,
 }
 
 /// The answers `soup validate` is built with (workspace-relative), rewritten by full runs.

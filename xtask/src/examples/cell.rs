@@ -24,7 +24,7 @@ use super::TLS_ENV;
 use super::handshake::Handshake;
 use super::spec::{Cell, Example, ExamplesSpec, PluginLocation, Step, go_binary_name};
 use super::tap::HostRequest;
-use crate::matrix::runner::{kill_group, reap_group, shell_words};
+use soup_conformance::runner::{kill_group, reap_group, shell_words};
 
 /// Where a cell finds its programs and writes its records.
 pub struct CellContext<'a> {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::matrix::certinfo::{self, CertInfo};
+use soup_conformance::certinfo::{self, CertInfo};
 
 /// What a handshake line carried.
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +78,7 @@ mod tests {
         assert_eq!(plain.summary(), "unix, v3 grpc, plaintext (no cert)");
         let line = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/go-plugin-automtls.line"
+            "/../crates/soup-conformance/tests/fixtures/go-plugin-automtls.line"
         ))
         .unwrap();
         let auto = Handshake::parse(&line);

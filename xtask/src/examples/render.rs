@@ -267,7 +267,7 @@ pub fn markdown(spec: &ExamplesSpec, results: &[CellResult<'_>], meta: &RunMeta)
         let _ = writeln!(
             out,
             "~~~~text\n$ {}",
-            relative(&crate::matrix::runner::shell_words(&command))
+            relative(&soup_conformance::runner::shell_words(&command))
         );
         for line in step.stdout.lines() {
             let _ = writeln!(out, "{line}");

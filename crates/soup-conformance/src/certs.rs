@@ -13,7 +13,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use super::certinfo::sha256_hex;
+use crate::certinfo::sha256_hex;
 
 /// The files of one key type, and the fingerprints of its leaves.
 #[derive(Clone, Debug)]
@@ -117,8 +117,8 @@ pub fn generate(dir: &Path, key: &str) -> Result<CertSet> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::certinfo::describe;
     use super::*;
+    use crate::certinfo::describe;
 
     #[test]
     fn p521_leaves_are_p521_signed_by_a_p521_ca() {

@@ -7,10 +7,10 @@
 //!
 //! Returns the first mismatch as (cause, first error).
 
-use super::causes::Cause;
-use super::cells::Cell;
-use super::observe::Observed;
-use super::verdict::IssuedLeaves;
+use crate::causes::Cause;
+use crate::cells::Cell;
+use crate::observe::Observed;
+use crate::verdict::IssuedLeaves;
 
 /// The first way the observed crypto differs from the requested, if any.
 pub fn check(

@@ -1,7 +1,7 @@
 //! The fixed KV script of docs/peer-contract.md, computed here from the contract's data so
 //! xtask can check every step's bytes (length and SHA-256) independently of the peers.
 
-use super::certinfo::sha256_hex;
+use crate::certinfo::sha256_hex;
 
 /// What a step must look like in a passing report.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::certinfo::{self, CertInfo};
-use super::peer_report::{PeerReport, PluginExit, ReportedCert, TlsParams};
+use crate::certinfo::{self, CertInfo};
+use crate::peer_report::{PeerReport, PluginExit, ReportedCert, TlsParams};
 
 /// The observed facts of one cell, as recorded in `report.json`.
 #[derive(Clone, Debug, Default, Serialize)]

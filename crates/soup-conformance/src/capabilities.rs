@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::cells::Cell;
+use crate::cells::Cell;
 
 /// The JSON object a peer prints for `capabilities`.
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -5,12 +5,12 @@
 
 use serde::Serialize;
 
-use super::capabilities::canonical_key;
-use super::causes::{self, Cause, Failure};
-use super::cells::Cell;
-use super::observe::{self, Observed};
-use super::peer_report::{self, PeerReport, Timings};
-use super::script::expected_steps;
+use crate::capabilities::canonical_key;
+use crate::causes::{self, Cause, Failure};
+use crate::cells::Cell;
+use crate::observe::{self, Observed};
+use crate::peer_report::{self, PeerReport, Timings};
+use crate::script::expected_steps;
 
 /// How a cell's client process ended (filled by the runner).
 #[derive(Clone, Debug, Default)]
@@ -229,7 +229,7 @@ fn judge_report(
         return Judgement::fail(Cause::new("transport", text.clone()), text);
     }
     if let Some((cause, first)) =
-        super::crypto_check::check(cell, leaves, &observe::observe(report))
+        crate::crypto_check::check(cell, leaves, &observe::observe(report))
     {
         return Judgement::fail(cause, first);
     }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::cells::Cell;
-use super::certs::CertSet;
-use super::verdict::RunOutcome;
+use crate::cells::Cell;
+use crate::certs::CertSet;
+use crate::verdict::RunOutcome;
 
 /// What a cell needs to run.
 pub struct CellPlan<'a> {
@@ -48,7 +48,6 @@ pub struct Ran {
     /// Processes of the group still alive after the client exited (killed by xtask).
     pub leftover_processes: bool,
     /// The client's pid, which is also its process group id.
-    #[cfg_attr(not(test), expect(dead_code, reason = "read by the runner tests"))]
     pub pgid: i32,
 }
 
@@ -183,6 +182,7 @@ pub fn run(plan: &CellPlan<'_>, root: &Path) -> Result<Ran> {
     })
 }
 
+/// SIGKILLs every process of the group `pgid` (ESRCH, a group already gone, is fine).
 pub fn kill_group(pgid: i32) {
     // SAFETY: signalling a process group we created; ESRCH is fine.
     unsafe { libc::kill(-pgid, libc::SIGKILL) };

@@ -7,8 +7,8 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use super::verdict::Verdict;
-use super::{CellResult, RunMeta};
+use crate::verdict::Verdict;
+use crate::{CellResult, RunMeta};
 
 /// The JSON report of a run.
 pub fn report_json(results: &[CellResult], meta: &RunMeta) -> Value {

@@ -221,7 +221,7 @@ mod tests {
     use super::*;
 
     fn spec() -> MatrixSpec {
-        MatrixSpec::parse(include_str!("../../matrix.toml")).unwrap()
+        MatrixSpec::parse(include_str!("../../../xtask/matrix.toml")).unwrap()
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::CellResult;
-use super::verdict::Verdict;
+use crate::CellResult;
+use crate::verdict::Verdict;
 
 /// The table model: rows = client→server, columns = tls/key, one grid per transport.
 pub struct Grid<'a> {
