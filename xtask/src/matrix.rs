@@ -391,7 +391,7 @@ fn write_outputs(
         dir.join("report.json"),
         serde_json::to_string_pretty(&outputs::report_json(results, meta))?,
     )?;
-    fs::write(dir.join("junit.xml"), outputs::junit_xml(results, meta))?;
+    fs::write(dir.join("junit.xml"), outputs::junit_xml(results, meta)?)?;
     if full {
         fs::write(
             root.join("docs/compatibility-matrix.md"),

@@ -50,54 +50,48 @@ pub fn handshake_certificate(line: &str) -> Result<Option<Vec<u8>>> {
 /// Decodes a DER certificate.
 pub fn describe(der: &[u8]) -> Result<CertInfo> {
     let (_, cert) = X509Certificate::from_der(der).context("not a DER X.509 certificate")?;
-    let spki = cert.public_key();
-    let key_type = key_type(
-        &spki.algorithm.algorithm.to_id_string(),
-        spki.algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.as_oid().ok())
-            .map(|oid| oid.to_id_string())
-            .as_deref(),
-        &spki.subject_public_key.data,
-    );
+    let registry = x509_parser::objects::oid_registry();
     let sig_oid = &cert.signature_algorithm.algorithm;
-    let signature_algorithm =
-        x509_parser::objects::oid2sn(sig_oid, x509_parser::objects::oid_registry())
-            .map(str::to_owned)
-            .unwrap_or_else(|_| sig_oid.to_id_string());
+    let signature_algorithm = x509_parser::objects::oid2sn(sig_oid, registry)
+        .map(str::to_owned)
+        .unwrap_or_else(|_| sig_oid.to_id_string());
     Ok(CertInfo {
-        key_type,
+        key_type: key_type(cert.public_key()),
         signature_algorithm,
         sha256: sha256_hex(der),
     })
 }
 
-/// Names a public key from its SPKI algorithm OID, curve OID and key bits.
-fn key_type(algorithm: &str, curve: Option<&str>, key: &[u8]) -> String {
-    match (algorithm, curve) {
-        ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => "ec-p256".into(),
-        ("1.2.840.10045.2.1", Some("1.3.132.0.34")) => "ec-p384".into(),
-        ("1.2.840.10045.2.1", Some("1.3.132.0.35")) => "ec-p521".into(),
-        ("1.2.840.10045.2.1", Some(other)) => format!("unknown:{other}"),
-        ("1.2.840.113549.1.1.1", _) => match rsa_bits(key) {
-            Some(bits) => format!("rsa-{bits}"),
-            None => format!("unknown:{algorithm}"),
-        },
-        ("1.3.101.112", _) => "ed25519".into(),
-        (other, _) => format!("unknown:{other}"),
+/// Names a public key with x509-parser's own parse of it (its OID registry, its RSA key
+/// size): `ec-p256`, `rsa-2048`, ..., `unknown:<oid>`.
+fn key_type(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
+    use x509_parser::oid_registry::{OID_EC_P256, OID_NIST_EC_P384, OID_NIST_EC_P521};
+    use x509_parser::public_key::PublicKey;
+    let unknown =
+        |oid: &x509_parser::der_parser::oid::Oid<'_>| format!("unknown:{}", oid.to_id_string());
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => format!("rsa-{}", rsa.key_size()),
+        Ok(PublicKey::EC(_)) => {
+            match spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+            {
+                Some(c) if c == OID_EC_P256 => "ec-p256".into(),
+                Some(c) if c == OID_NIST_EC_P384 => "ec-p384".into(),
+                Some(c) if c == OID_NIST_EC_P521 => "ec-p521".into(),
+                Some(other) => unknown(&other),
+                None => unknown(&spki.algorithm.algorithm),
+            }
+        }
+        Ok(PublicKey::Unknown(_)) | Err(_)
+            if spki.algorithm.algorithm == x509_parser::oid_registry::OID_SIG_ED25519 =>
+        {
+            "ed25519".into()
+        }
+        _ => unknown(&spki.algorithm.algorithm),
     }
-}
-
-/// Modulus size in bits of a PKCS#1 RSAPublicKey.
-fn rsa_bits(key: &[u8]) -> Option<usize> {
-    use x509_parser::public_key::RSAPublicKey;
-    let (_, rsa) = RSAPublicKey::from_der(key).ok()?;
-    let modulus: &[u8] = {
-        let start = rsa.modulus.iter().position(|b| *b != 0)?;
-        &rsa.modulus[start..]
-    };
-    Some(modulus.len() * 8 - modulus[0].leading_zeros() as usize)
 }
 
 /// Lowercase hex SHA-256.

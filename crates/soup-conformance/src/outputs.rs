@@ -3,8 +3,6 @@
 //! `target/matrix/junit.xml` (one testcase per cell; n/a cells are skipped), and the answers
 //! `soup validate` embeds (`crates/soup-client/recorded-matrix.json`).
 
-use std::fmt::Write;
-
 use serde_json::{Value, json};
 
 use crate::verdict::Verdict;
@@ -84,81 +82,45 @@ pub fn recorded_answers(results: &[CellResult], meta: &RunMeta) -> Value {
     })
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML: testsuite `matrix`, classname `client→server`, name `tls/key/transport`.
-pub fn junit_xml(results: &[CellResult], meta: &RunMeta) -> String {
-    let failures = results
-        .iter()
-        .filter(|r| matches!(r.judgement.verdict, Verdict::Fail | Verdict::Timeout))
-        .count();
-    let skipped = results
-        .iter()
-        .filter(|r| r.judgement.verdict == Verdict::NotApplicable)
-        .count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"soup-rpc matrix\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{:.3}\">",
-        results.len(),
-        meta.wall_ms / 1000.0
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"matrix\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" timestamp=\"{}\">",
-        results.len(),
-        xml_escape(&meta.date)
-    );
+/// JUnit XML (quick-junit): testsuite `matrix`, classname `client→server`, name
+/// `tls/key/transport`; n/a cells are skipped, failures and timeouts fail.
+pub fn junit_xml(
+    results: &[CellResult],
+    meta: &RunMeta,
+) -> Result<String, quick_junit::SerializeError> {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new("matrix");
+    suite.add_property(Property::new("date", meta.date.clone()));
     for r in results {
-        let name = format!("{}/{}", r.cell.column(), r.cell.transport);
-        let _ = write!(
-            out,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml_escape(&r.cell.row()),
-            xml_escape(&name),
-            r.wall_ms.unwrap_or(0.0) / 1000.0
-        );
         let j = &r.judgement;
-        match j.verdict {
-            Verdict::Pass => out.push_str("/>\n"),
+        let status = match j.verdict {
+            Verdict::Pass => TestCaseStatus::success(),
             Verdict::NotApplicable => {
-                let reason = j.na_reason.as_deref().unwrap_or("");
-                let _ = writeln!(
-                    out,
-                    ">\n      <skipped message=\"n/a: {}\"/>\n    </testcase>",
-                    xml_escape(reason)
-                );
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("n/a: {}", j.na_reason.as_deref().unwrap_or("")));
+                s
             }
             Verdict::Fail | Verdict::Timeout => {
-                let cause = j.cause.as_ref().map_or("", |c| c.text.as_str());
-                let kind = if j.verdict == Verdict::Timeout {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_type(if j.verdict == Verdict::Timeout {
                     "timeout"
                 } else {
                     "fail"
-                };
-                let _ = writeln!(
-                    out,
-                    ">\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    </testcase>",
-                    xml_escape(cause),
-                    xml_escape(j.first_error.as_deref().unwrap_or(""))
-                );
+                });
+                s.set_message(j.cause.as_ref().map_or("", |c| c.text.as_str()));
+                s.set_description(j.first_error.as_deref().unwrap_or(""));
+                s
             }
-        }
+        };
+        let mut case = TestCase::new(format!("{}/{}", r.cell.column(), r.cell.transport), status);
+        case.set_classname(r.cell.row());
+        case.set_time(std::time::Duration::from_secs_f64(
+            r.wall_ms.unwrap_or(0.0) / 1000.0,
+        ));
+        suite.add_test_case(case);
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    let mut report = Report::new("soup-rpc matrix");
+    report.set_time(std::time::Duration::from_secs_f64(meta.wall_ms / 1000.0));
+    report.add_test_suite(suite);
+    report.to_string()
 }
