@@ -389,7 +389,7 @@ fn write_outputs(
     fs::write(dir.join("matrix.txt"), &table)?;
     fs::write(
         dir.join("report.json"),
-        serde_json::to_string_pretty(&outputs::report_json(results, meta))?,
+        serde_json::to_string_pretty(&outputs::report(results, meta))?,
     )?;
     fs::write(dir.join("junit.xml"), outputs::junit_xml(results, meta)?)?;
     if full {

@@ -33,3 +33,27 @@ fn fault_table_matches_snapshot() {
     });
     insta::assert_snapshot!("fault_matrix", table);
 }
+
+#[test]
+#[ignore = "reads the report `cargo xtask matrix` writes: `cargo xtask test` runs it"]
+fn the_report_matches_its_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |p: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(root.join(p))
+            .unwrap_or_else(|e| panic!("{p} ({e}): run `cargo xtask matrix` first"));
+        serde_json::from_str(&text).unwrap()
+    };
+    let schema = read("docs/schema/matrix-report.schema.json");
+    let report = read("target/matrix/report.json");
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .take(5)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(report["schema"], "soup-rpc/matrix-report/v1");
+    // Its readers (the bench) take it typed.
+    let typed: soup_conformance::outputs::MatrixReport = serde_json::from_value(report).unwrap();
+    assert_eq!(typed.cells.len(), typed.summary.total);
+}

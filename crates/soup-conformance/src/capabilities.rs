@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::cells::Cell;
 
 /// The JSON object a peer prints for `capabilities`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct Capabilities {
     /// `rust`, `go`, `python`, ...
     pub language: String,
@@ -21,7 +21,7 @@ pub struct Capabilities {
 }
 
 /// One role's limits.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct Side {
     /// Rules; a cell matching any of them cannot be expressed.
     #[serde(default)]
@@ -29,7 +29,7 @@ pub struct Side {
 }
 
 /// `{"tls", "keys", "transports", "reason"}`; `"*"` matches anything.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct Rule {
     /// TLS mode or `*`.
     pub tls: String,

@@ -18,7 +18,7 @@ const BASE64_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// A certificate as the matrix describes it (same names as the peer report).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CertInfo {
     /// `ec-p256`, `ec-p384`, `ec-p521`, `rsa-<bits>`, `ed25519` or `unknown:<oid>`.
     pub key_type: String,

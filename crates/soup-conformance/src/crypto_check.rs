@@ -73,7 +73,7 @@ pub fn check(
             "{what} ignored: asked {key}, server presented {}",
             server.key_type
         );
-        let source = match seen.server_certificate_source {
+        let source = match seen.server_certificate_source.as_deref() {
             Some("handshake") => "decoded by xtask from handshake field 6",
             _ => "as the client reported it",
         };

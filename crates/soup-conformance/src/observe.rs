@@ -2,13 +2,13 @@
 //! decoded by xtask from the raw handshake line (falling back to the client's description),
 //! the client certificate the server saw, network, TLS parameters, the missing-key status.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::certinfo::{self, CertInfo};
 use crate::peer_report::{PeerReport, PluginExit, ReportedCert, TlsParams};
 
 /// The observed facts of one cell, as recorded in `report.json`.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Observed {
     /// The client's library stack (`peer.implementation`).
     pub client_implementation: Option<String>,
@@ -20,7 +20,7 @@ pub struct Observed {
     pub server_certificate: Option<CertInfo>,
     /// Where it came from: `handshake` (decoded by xtask) or `report` (the client's
     /// `observed.server_certificate`).
-    pub server_certificate_source: Option<&'static str>,
+    pub server_certificate_source: Option<String>,
     /// The certificate the client says it presented in TLS.
     pub client_certificate: Option<ReportedCert>,
     /// The client certificate the server saw (`server_saw.peer_certificate`).
@@ -73,7 +73,7 @@ pub fn observe(report: &PeerReport) -> Observed {
                 observed.tls_certificate_differs_from_handshake = Some(tls.sha256.clone());
             }
             observed.server_certificate = Some(info);
-            observed.server_certificate_source = Some("handshake");
+            observed.server_certificate_source = Some("handshake".into());
         }
         Some(Err(e)) => observed.decode_error = Some(format!("{e:#}")),
         Some(Ok(None)) | None => {}
@@ -86,7 +86,7 @@ pub fn observe(report: &PeerReport) -> Observed {
             signature_algorithm: cert.signature_algorithm.clone().unwrap_or_default(),
             sha256: cert.sha256.clone(),
         });
-        observed.server_certificate_source = Some("report");
+        observed.server_certificate_source = Some("report".into());
     }
     observed
 }

@@ -1,58 +1,170 @@
-//! Machine-readable outputs of a run: `target/matrix/report.json` (schema
-//! `soup-rpc/matrix-report/v1`, documented in xtask/README.md; `soup validate` reads it) and
+//! Machine-readable outputs of a run: `target/matrix/report.json` ([`MatrixReport`], schema
+//! `soup-rpc/matrix-report/v1`, `docs/schema/matrix-report.schema.json`) and
 //! `target/matrix/junit.xml` (one testcase per cell; n/a cells are skipped), and the answers
 //! `soup validate` embeds (`crates/soup-client/recorded-matrix.json`).
 
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::capabilities::Capabilities;
+use crate::observe::Observed;
+use crate::peer_report::Timings;
 use crate::verdict::Verdict;
 use crate::{CellResult, RunMeta};
 
-/// The JSON report of a run.
-pub fn report_json(results: &[CellResult], meta: &RunMeta) -> Value {
+/// `target/matrix/report.json`: the whole run (schema `soup-rpc/matrix-report/v1`,
+/// `docs/schema/matrix-report.schema.json`). Written by xtask, read back by the bench.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MatrixReport {
+    /// `soup-rpc/matrix-report/v1`.
+    pub schema: String,
+    /// The command line of the run.
+    pub command: String,
+    /// RFC 3339 UTC.
+    pub generated_at: String,
+    /// Whole run, ms.
+    pub wall_ms: f64,
+    /// Cells run at once.
+    pub jobs: usize,
+    /// Each peer's capabilities (`rust client` / `rust server` when they differ).
+    pub peers: BTreeMap<String, Capabilities>,
+    /// Counts by verdict.
+    pub summary: Summary,
+    /// Every cell, in table order.
+    pub cells: Vec<CellRecord>,
+}
+
+/// Counts by verdict.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    /// Cells in the run.
+    pub total: usize,
+    /// Passed.
+    pub pass: usize,
+    /// Failed.
+    pub fail: usize,
+    /// Killed at the time limit.
+    pub timeout: usize,
+    /// Not applicable.
+    #[serde(rename = "n/a")]
+    pub not_applicable: usize,
+}
+
+/// One cell of the report.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CellRecord {
+    /// `client-server-tls[-key]-transport`.
+    pub id: String,
+    /// Client peer.
+    pub client: String,
+    /// Server peer.
+    pub server: String,
+    /// What the cell asked for.
+    pub requested: Requested,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The classified cause of a failure.
+    pub cause: Option<String>,
+    /// Its short name (the table's).
+    pub cause_short: Option<String>,
+    /// The first error, verbatim.
+    pub first_error: Option<String>,
+    /// Why the cell is n/a.
+    pub na_reason: Option<String>,
+    /// What crossed the wire.
+    pub observed: Option<Observed>,
+    /// Wall time and the client's own timings.
+    pub timings: CellTimings,
+    /// The client left processes xtask had to kill.
+    pub leftover_processes: bool,
+    /// The client's argv.
+    pub command: Vec<String>,
+    /// The client's stdout (its report), workspace-relative.
+    pub report_path: Option<String>,
+    /// The client's stderr, workspace-relative.
+    pub stderr_path: Option<String>,
+}
+
+/// What a cell asked for.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Requested {
+    /// `off`, `auto`, `manual`.
+    pub tls: String,
+    /// Key type (`None` for `off`).
+    pub key: Option<String>,
+    /// `tcp` or `unix`.
+    pub transport: String,
+}
+
+/// A cell's timings.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CellTimings {
+    /// The client's wall time measured by xtask, ms (None for n/a).
+    pub wall_ms: Option<f64>,
+    /// The client's own report timings.
+    pub client: Option<Timings>,
+}
+
+/// The report schema's identifier.
+pub const MATRIX_REPORT_SCHEMA: &str = "soup-rpc/matrix-report/v1";
+
+/// The report of a run.
+pub fn report(results: &[CellResult], meta: &RunMeta) -> MatrixReport {
     let count = |v: Verdict| results.iter().filter(|r| r.judgement.verdict == v).count();
-    let cells: Vec<Value> = results
+    let cells = results
         .iter()
         .map(|r| {
             let j = &r.judgement;
-            json!({
-                "id": r.cell.id(),
-                "client": r.cell.client,
-                "server": r.cell.server,
-                "requested": {"tls": r.cell.tls, "key": r.cell.key, "transport": r.cell.transport},
-                "verdict": j.verdict,
-                "cause": j.cause.as_ref().map(|c| &c.text),
-                "cause_short": j.cause.as_ref().map(|c| &c.short),
-                "first_error": j.first_error,
-                "na_reason": j.na_reason,
-                "observed": j.observed,
-                "timings": {
-                    "wall_ms": r.wall_ms,
-                    "client": j.client_timings,
+            CellRecord {
+                id: r.cell.id(),
+                client: r.cell.client.clone(),
+                server: r.cell.server.clone(),
+                requested: Requested {
+                    tls: r.cell.tls.clone(),
+                    key: r.cell.key.clone(),
+                    transport: r.cell.transport.clone(),
                 },
-                "leftover_processes": r.leftover_processes,
-                "command": r.argv,
-                "report_path": r.dir.as_ref().map(|d| format!("{d}/client.stdout")),
-                "stderr_path": r.dir.as_ref().map(|d| format!("{d}/client.stderr")),
-            })
+                verdict: j.verdict,
+                cause: j.cause.as_ref().map(|c| c.text.clone()),
+                cause_short: j.cause.as_ref().map(|c| c.short.clone()),
+                first_error: j.first_error.clone(),
+                na_reason: j.na_reason.clone(),
+                observed: j.observed.clone(),
+                timings: CellTimings {
+                    wall_ms: r.wall_ms,
+                    client: j.client_timings.clone(),
+                },
+                leftover_processes: r.leftover_processes,
+                command: r.argv.clone(),
+                report_path: r.dir.as_ref().map(|d| format!("{d}/client.stdout")),
+                stderr_path: r.dir.as_ref().map(|d| format!("{d}/client.stderr")),
+            }
         })
         .collect();
-    json!({
-        "schema": "soup-rpc/matrix-report/v1",
-        "command": meta.command,
-        "generated_at": meta.date,
-        "wall_ms": meta.wall_ms,
-        "jobs": meta.jobs,
-        "peers": meta.peers,
-        "summary": {
-            "total": results.len(),
-            "pass": count(Verdict::Pass),
-            "fail": count(Verdict::Fail),
-            "timeout": count(Verdict::Timeout),
-            "n/a": count(Verdict::NotApplicable),
+    MatrixReport {
+        schema: MATRIX_REPORT_SCHEMA.into(),
+        command: meta.command.clone(),
+        generated_at: meta.date.clone(),
+        wall_ms: meta.wall_ms,
+        jobs: meta.jobs,
+        peers: meta.peers.clone(),
+        summary: Summary {
+            total: results.len(),
+            pass: count(Verdict::Pass),
+            fail: count(Verdict::Fail),
+            timeout: count(Verdict::Timeout),
+            not_applicable: count(Verdict::NotApplicable),
         },
-        "cells": cells,
-    })
+        cells,
+    }
+}
+
+/// The JSON Schema of [`MatrixReport`] (committed as `docs/schema/matrix-report.schema.json`).
+pub fn report_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(MatrixReport)).expect("a schema is JSON")
 }
 
 /// What `soup validate` ships inside the binary (`crates/soup-client/recorded-matrix.json`,
@@ -123,4 +235,26 @@ pub fn junit_xml(
     report.set_time(std::time::Duration::from_secs_f64(meta.wall_ms / 1000.0));
     report.add_test_suite(suite);
     report.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_schema_is_the_generated_one() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schema/matrix-report.schema.json"
+        );
+        let generated = serde_json::to_string_pretty(&report_schema()).unwrap() + "\n";
+        if std::env::var_os("SOUP_UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/schema/matrix-report.schema.json is stale: run `SOUP_UPDATE_SCHEMA=1 cargo test -p soup-conformance --lib outputs` and commit it"
+        );
+    }
 }

@@ -87,7 +87,7 @@ pub struct ObservedReport {
 }
 
 /// `observed.tls`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct TlsParams {
     /// e.g. `TLSv1.3`.
     pub version: Option<String>,
@@ -96,7 +96,7 @@ pub struct TlsParams {
 }
 
 /// A certificate as a peer reports it.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct ReportedCert {
     /// Key type name.
     pub key_type: String,
@@ -119,7 +119,7 @@ pub struct ServerSaw {
 }
 
 /// `timings`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct Timings {
     /// Spawn to handshake line, ms.
     pub spawn_to_handshake_ms: Option<f64>,
@@ -151,7 +151,7 @@ pub struct Step {
 }
 
 /// `plugin_exit`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct PluginExit {
     /// exited, killed, signaled, unknown.
     pub how: String,

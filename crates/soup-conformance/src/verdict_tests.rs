@@ -100,7 +100,10 @@ fn matching_auto_report_passes_and_records_missing_key_status() {
     assert_eq!(j.verdict, Verdict::Pass, "{:?}", j.first_error);
     let observed = j.observed.unwrap();
     assert_eq!(observed.get_missing_status.as_deref(), Some("NOT_FOUND"));
-    assert_eq!(observed.server_certificate_source, Some("handshake"));
+    assert_eq!(
+        observed.server_certificate_source.as_deref(),
+        Some("handshake")
+    );
 }
 
 #[test]

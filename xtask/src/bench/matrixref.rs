@@ -5,32 +5,26 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
+use soup_conformance::outputs::{CellRecord, MatrixReport};
 
 use super::config::{MatrixAlias, Pairing};
 
 /// The recorded matrix, if any.
 pub struct Matrix {
-    cells: Vec<Value>,
+    cells: Vec<CellRecord>,
     pub generated_at: Option<String>,
 }
 
 impl Matrix {
-    /// Reads the report; a missing or unreadable one gives an empty matrix (every pairing
-    /// then says "no matrix cell").
+    /// Reads the report (soup-conformance's typed [`MatrixReport`]); a missing or
+    /// unreadable one gives an empty matrix (every pairing then says "no matrix cell").
     pub fn read(path: &Path) -> Self {
-        let doc: Option<Value> = std::fs::read(path)
+        let doc: Option<MatrixReport> = std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        let cells = doc
-            .as_ref()
-            .and_then(|d| d["cells"].as_array().cloned())
-            .unwrap_or_default();
-        let generated_at = doc
-            .as_ref()
-            .and_then(|d| d["generated_at"].as_str().map(String::from));
         Matrix {
-            cells,
-            generated_at,
+            generated_at: doc.as_ref().map(|d| d.generated_at.clone()),
+            cells: doc.map(|d| d.cells).unwrap_or_default(),
         }
     }
 
@@ -45,15 +39,15 @@ impl Matrix {
             ("auto", Some(k)) => format!("{}-{}-auto-{k}-{}", p.host, p.plugin, p.transport),
             _ => format!("{}-{}-{}-{}", p.host, p.plugin, p.matrix_tls, p.transport),
         };
-        let Some(c) = self.cells.iter().find(|c| c["id"] == id.as_str()) else {
+        let Some(c) = self.cells.iter().find(|c| c.id == id) else {
             return Value::Null;
         };
         json!({
             "cell": id,
-            "verdict": c["verdict"],
-            "cause": c["cause"],
-            "cause_short": c["cause_short"],
-            "na_reason": c["na_reason"],
+            "verdict": c.verdict,
+            "cause": c.cause,
+            "cause_short": c.cause_short,
+            "na_reason": c.na_reason,
             "alias": alias.map(|a| a.why.clone()),
         })
     }
