@@ -18,6 +18,7 @@ pub mod cells;
 pub mod certinfo;
 pub mod certs;
 pub mod crypto_check;
+pub mod faults;
 pub mod observe;
 pub mod outputs;
 pub mod peer_report;
