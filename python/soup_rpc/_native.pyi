@@ -328,7 +328,7 @@ def run_peer_client(
     tls_key: Optional[_Path] = None,
     tls_ca: Optional[_Path] = None,
     timeout: float = 20.0,
-    versions: Sequence[int] = [1],
+    versions: Sequence[int] = ...,
     script: str = "kv",
 ) -> str:
     """The peer contract's client run (docs/peer-contract.md) as the ``python-rs`` peer.
