@@ -608,11 +608,7 @@ fn run_cell(env: &Env<'_>, cell: &Cell<'_>) -> Result<FaultResult> {
             result.time_ms = killed_at.map_or(done.wall_ms, |t| t.elapsed().as_secs_f64() * 1e3);
             judge_report(&mut result, f, &done);
             note_leftovers(&mut result, &done, read_pid(&dir));
-            let acked = done.report.as_ref().map_or(0, |r| {
-                r["steps"]
-                    .as_array()
-                    .map_or(0, |s| s.iter().filter(|s| s["ok"] == true).count())
-            }) as u64;
+            let acked = count_steps(&done, true).unwrap_or(0);
             result.acked = Some(acked);
             // Relaunch a plain plugin on the same store and read every acknowledged Put.
             let plugin = env.plugin_argv(cell, &dir.join("readback"), &store, &[]);
@@ -620,11 +616,7 @@ fn run_cell(env: &Env<'_>, cell: &Cell<'_>) -> Result<FaultResult> {
             fs::create_dir_all(dir.join("readback"))?;
             let back =
                 env.finish(env.spawn(env.host_argv(cell, &script, plugin), &dir, "readback")?)?;
-            let lost = back.report.as_ref().map_or(acked, |r| {
-                r["steps"].as_array().map_or(acked, |s| {
-                    s.iter().filter(|s| s["ok"] != true).count() as u64
-                })
-            });
+            let lost = count_steps(&back, false).unwrap_or(acked);
             result.lost = Some(lost);
             if killed_at.is_none() {
                 result.outcome = format!("✗ never killed ({})", result.outcome);
@@ -719,11 +711,7 @@ fn run_cell(env: &Env<'_>, cell: &Cell<'_>) -> Result<FaultResult> {
                 &back_dir,
                 "readback",
             )?)?;
-            let lost = back.report.as_ref().map_or(10, |r| {
-                r["steps"]
-                    .as_array()
-                    .map_or(10, |s| s.iter().filter(|s| s["ok"] != true).count() as u64)
-            });
+            let lost = count_steps(&back, false).unwrap_or(10);
             result.hosts_ok = Some(ok);
             result.lost = Some(lost);
             // The snapshot holds what is deterministic: no value lost or torn. How many
@@ -743,6 +731,12 @@ fn run_cell(env: &Env<'_>, cell: &Cell<'_>) -> Result<FaultResult> {
         result.as_expected = false;
     }
     Ok(result)
+}
+
+/// Steps of the host's report whose `ok` is `ok`; `None` without a report.
+fn count_steps(done: &Finished, ok: bool) -> Option<u64> {
+    let steps = done.report.as_ref()?["steps"].as_array()?;
+    Some(steps.iter().filter(|s| (s["ok"] == true) == ok).count() as u64)
 }
 
 fn describe_failure(done: &Finished) -> String {

@@ -128,38 +128,8 @@ def script_steps(spec: Script, client_language: str = "python") -> list[tuple[st
 PAUSE_MARKER = "soup-peer: paused before get-deadline"
 
 
-async def wait_for_stdin_line() -> None:
-    """The `get` script's pause: print PAUSE_MARKER on stderr, then return once one line
-    (or EOF) was read from stdin. A daemon thread reads, as in wait_for_stdin_eof."""
-    import asyncio
-
-    print(PAUSE_MARKER, file=sys.stderr, flush=True)
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def finish() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    def reader() -> None:
-        try:
-            while True:
-                b = os.read(0, 1)
-                if not b or b == b"\n":
-                    break
-        except OSError:
-            pass
-        try:
-            loop.call_soon_threadsafe(finish)
-        except RuntimeError:
-            pass
-
-    threading.Thread(target=reader, name="get-stdin", daemon=True).start()
-    await done
-
-
-async def wait_for_stdin_eof() -> None:
-    """Return once this process's stdin reaches EOF (or fails to read): `hold`'s wait.
+async def _wait_for_stdin(line: bool, name: str) -> None:
+    """Return once stdin gave one line (`line`) or reached EOF, or failed to read.
 
     A daemon thread does blocking reads, so it works for pipes, ttys, files and /dev/null
     alike; the caller's run deadline bounds the wait.
@@ -175,8 +145,10 @@ async def wait_for_stdin_eof() -> None:
 
     def reader() -> None:
         try:
-            while os.read(0, 65536):
-                pass
+            while True:
+                b = os.read(0, 1 if line else 65536)
+                if not b or (line and b == b"\n"):
+                    break
         except OSError:
             pass
         try:
@@ -184,8 +156,20 @@ async def wait_for_stdin_eof() -> None:
         except RuntimeError:  # the loop is gone: the run ended first
             pass
 
-    threading.Thread(target=reader, name="hold-stdin", daemon=True).start()
+    threading.Thread(target=reader, name=name, daemon=True).start()
     await done
+
+
+async def wait_for_stdin_line() -> None:
+    """The `get` script's pause: print PAUSE_MARKER on stderr, then return once one line
+    (or EOF) was read from stdin."""
+    print(PAUSE_MARKER, file=sys.stderr, flush=True)
+    await _wait_for_stdin(True, "get-stdin")
+
+
+async def wait_for_stdin_eof() -> None:
+    """Return once this process's stdin reaches EOF (or fails to read): `hold`'s wait."""
+    await _wait_for_stdin(False, "hold-stdin")
 
 
 def _sha(b: bytes | None) -> str | None:
