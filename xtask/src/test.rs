@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use duct::cmd;
 
@@ -29,6 +29,21 @@ pub struct TestArgs {
 /// Runs `cargo xtask test`.
 pub fn run(args: &TestArgs) -> Result<()> {
     let root = project_root();
+    // A build that runs out of disk fails in whichever stage compiles last, with nothing
+    // but cargo's exit status at the end of the log: say the room there was first.
+    let free_at_start = free_disk_gib(&root);
+    if let Some(gib) = free_at_start {
+        eprintln!(
+            "cargo xtask test: {gib:.1} GiB free on the disk of {}",
+            root.display()
+        );
+        if gib < MIN_FREE_GIB {
+            eprintln!(
+                "cargo xtask test: warning: a cold run builds about {MIN_FREE_GIB} GiB under target/ \
+                 and fuzz/target/; with {gib:.1} GiB free a late stage may fail for want of disk"
+            );
+        }
+    }
     let before = peer_processes(&root);
     let mut results: Vec<(&str, Result<()>)> = Vec::new();
     let mut stage = |name: &'static str, f: &dyn Fn() -> Result<()>| {
@@ -102,7 +117,32 @@ pub fn run(args: &TestArgs) -> Result<()> {
         &|| crate::conformance::run(&crate::conformance::ConformanceArgs::default()),
     );
     stage("matrix snapshot", &|| {
-        ignored_xtask_tests(&root, &["matrix_snapshot"])
+        ignored_xtask_tests(&root, &["matrix_snapshot"]).map_err(|e| {
+            // insta's diff is far above in the log; name the cells that changed here.
+            let changed = [
+                (
+                    "target/matrix/matrix.txt",
+                    "matrix_snapshot__compatibility_matrix.snap",
+                ),
+                (
+                    "target/faults/faults.txt",
+                    "matrix_snapshot__fault_matrix.snap",
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(table, snap)| {
+                snapshot_changes(
+                    &root.join(table),
+                    &root.join("xtask/tests/snapshots").join(snap),
+                )
+            })
+            .collect::<Vec<_>>();
+            if changed.is_empty() {
+                e
+            } else {
+                anyhow::anyhow!("{e}\n{}", changed.join("\n"))
+            }
+        })
     });
     stage("fuzz (bounded)", &|| fuzz_bounded(&root));
     stage("no peer process left", &|| {
@@ -115,8 +155,20 @@ pub fn run(args: &TestArgs) -> Result<()> {
     });
 
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    // The summary is what a truncated CI log still shows: each failure with its reason.
     for (name, r) in &results {
-        eprintln!("{} {name}", if r.is_ok() { "ok    " } else { "FAILED" });
+        match r {
+            Ok(()) => eprintln!("ok     {name}"),
+            Err(e) => eprintln!("FAILED {name}: {}", indent_after_first(&format!("{e:#}"))),
+        }
+    }
+    if failed > 0
+        && let Some(gib) = free_disk_gib(&root)
+    {
+        eprintln!(
+            "disk: {gib:.1} GiB free now ({} at the start)",
+            free_at_start.map_or("unknown".into(), |g| format!("{g:.1} GiB"))
+        );
     }
     println!("{} passed, {failed} failed", results.len() - failed);
     if failed > 0 {
@@ -155,11 +207,12 @@ fn fuzz_bounded(root: &Path) -> Result<()> {
     }
     let dir = root.join("fuzz");
     // Every target in one cargo build; each run then finds it built.
-    status(
+    status_with_tail(
         cmd!("cargo", "fuzz", "build", "--dev", "--sanitizer", "none")
             .dir(&dir)
             .env("RUSTC_BOOTSTRAP", "1"),
-    )?;
+    )
+    .context("cargo fuzz build")?;
     let failed: Vec<&str> = FUZZ_TARGETS
         .into_iter()
         .filter(|&target| {
@@ -175,11 +228,80 @@ fn fuzz_bounded(root: &Path) -> Result<()> {
                 "-max_total_time=20",
                 "-timeout=10"
             );
-            status(run.dir(&dir).env("RUSTC_BOOTSTRAP", "1")).is_err()
+            match status_with_tail(run.dir(&dir).env("RUSTC_BOOTSTRAP", "1")) {
+                Ok(()) => false,
+                Err(e) => {
+                    eprintln!("fuzz target {target}: {e:#}");
+                    true
+                }
+            }
         })
         .collect();
     if !failed.is_empty() {
         bail!("fuzz target(s) failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Free space below which `cargo xtask test` warns: about what a cold run writes.
+const MIN_FREE_GIB: f64 = 20.0;
+
+/// GiB free on the filesystem holding `path`.
+fn free_disk_gib(path: &Path) -> Option<f64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs before it is read.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some(st.f_bavail as f64 * st.f_frsize as f64 / (1u64 << 30) as f64)
+}
+
+/// Lines after the first indented, so a multi-line reason reads as one summary entry.
+fn indent_after_first(text: &str) -> String {
+    text.lines().collect::<Vec<_>>().join("\n       ")
+}
+
+/// The rows of `table` that differ from the snapshot `snap` (insta's header stripped), or
+/// None when they agree or either is missing.
+fn snapshot_changes(table_path: &Path, snap_path: &Path) -> Option<String> {
+    let table = std::fs::read_to_string(table_path).ok()?;
+    let snap = std::fs::read_to_string(snap_path).ok()?;
+    // An insta snapshot: a `---` front-matter block, then the text.
+    let body = snap.splitn(3, "---\n").nth(2)?;
+    let (new, old): (Vec<&str>, Vec<&str>) = (table.lines().collect(), body.lines().collect());
+    let removed: Vec<&str> = old.iter().filter(|l| !new.contains(l)).copied().collect();
+    let added: Vec<&str> = new.iter().filter(|l| !old.contains(l)).copied().collect();
+    if removed.is_empty() && added.is_empty() {
+        return None;
+    }
+    let mut out = format!(
+        "{} differs from {} (- snapshot, + this run):",
+        table_path.display(),
+        snap_path.file_name()?.to_string_lossy()
+    );
+    for l in removed.iter().take(15) {
+        out.push_str(&format!("\n  - {l}"));
+    }
+    for l in added.iter().take(15) {
+        out.push_str(&format!("\n  + {l}"));
+    }
+    Some(out)
+}
+
+/// Like [`status`], but stderr is captured and, on failure, its last lines are the
+/// error (the command's own reason, which a bare exit status does not give).
+fn status_with_tail(expr: duct::Expression) -> Result<()> {
+    let out = expr.stderr_capture().unchecked().run()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    if !out.status.success() {
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+        bail!("exited with {}; its stderr ended:\n{tail}", out.status);
     }
     Ok(())
 }
@@ -216,4 +338,41 @@ fn peer_processes(root: &Path) -> BTreeSet<String> {
         found.extend(out.lines().map(str::to_owned));
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_changes_names_the_rows_that_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let (table, snap) = (dir.path().join("faults.txt"), dir.path().join("x.snap"));
+        std::fs::write(
+            &snap,
+            "---\nsource: xtask/tests/matrix_snapshot.rs\nexpression: table\n---\nhead\na ok\nb ok\n",
+        )
+        .unwrap();
+        std::fs::write(&table, "head\na ok\nb timeout\n").unwrap();
+        let got = snapshot_changes(&table, &snap).unwrap();
+        assert!(got.contains("\n  - b ok"), "{got}");
+        assert!(got.contains("\n  + b timeout"), "{got}");
+        assert!(!got.contains("a ok"), "{got}");
+
+        std::fs::write(&table, "head\na ok\nb ok\n").unwrap();
+        assert_eq!(snapshot_changes(&table, &snap), None);
+    }
+
+    #[test]
+    fn a_failed_command_reports_the_end_of_its_stderr() {
+        let e = status_with_tail(duct::cmd!(
+            "sh",
+            "-c",
+            "echo first >&2; echo why >&2; exit 3"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("exit status: 3"), "{e}");
+        assert!(e.ends_with("first\nwhy"), "{e}");
+    }
 }
