@@ -1,6 +1,6 @@
 """Plugins to host, located relative to the repository root.
 
-The Rust KV plugin must be built (`cargo build --release -p soup-server -p soup-client`):
+The Rust KV plugin must be built (`cargo build --release -p soup-server -p soup-cli`):
 its absence fails the tests that need it, with that command. The Go and Python peers are
 built by `cargo xtask peers`; tests that need one of them skip, saying so, when it is not.
 """
@@ -41,7 +41,7 @@ def require_rust() -> None:
         if not path.exists():
             pytest.fail(
                 f"{path} is missing: build it with "
-                "`cargo build --release -p soup-server -p soup-client`",
+                "`cargo build --release -p soup-server -p soup-cli`",
                 pytrace=False,
             )
 
@@ -50,7 +50,8 @@ def server_command(kind: str, store: Path, *extra: str) -> List[str]:
     """The `PEER server` command of a peer, storing its KV data under `store`."""
     if kind == "rust":
         require_rust()
-        return [str(SOUP_SERVER), "server", "--store", str(store), *extra]
+        # A peer, so the peer contract's probe is on (soup-server, a product, needs asking).
+        return [str(SOUP_SERVER), "--peer-contract", "server", "--store", str(store), *extra]
     if kind == "go":
         if not SOUP_GO.exists():
             pytest.skip(f"Go peer not built ({SOUP_GO}); run `cargo xtask peers`")

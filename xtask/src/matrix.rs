@@ -96,7 +96,7 @@ fn resolve(root: &Path, argv: &[String]) -> Vec<String> {
 }
 
 /// The answers `soup validate` is built with (workspace-relative), rewritten by full runs.
-const RECORDED_ANSWERS: &str = "crates/soup-client/recorded-matrix.json";
+const RECORDED_ANSWERS: &str = "crates/soup-cli/recorded-matrix.json";
 
 /// Runs `cargo xtask matrix`.
 pub fn run(args: &MatrixArgs) -> Result<()> {

@@ -1,6 +1,6 @@
 //! `cargo xtask peers`: build every peer the matrix drives.
 //!
-//! - rust: `cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p
+//! - rust: `cargo build --release -p soup-cli -p soup-server -p go-plugin-examples -p
 //!   soup-bench-broker -p soup-tests` (the last for the fault matrix's `fault-shim`; cargo
 //!   is its own stamp);
 //! - go: `go build` of soup-go into `target/peers/bin/soup-go`, of the brokered round trip
@@ -64,14 +64,14 @@ pub fn build(peers: &[&str]) -> Result<()> {
 
 fn build_rust(root: &Path) -> Result<()> {
     eprintln!(
-        "peers: rust: cargo build --release -p soup-client -p soup-server -p go-plugin-examples -p soup-bench-broker -p soup-tests"
+        "peers: rust: cargo build --release -p soup-cli -p soup-server -p go-plugin-examples -p soup-bench-broker -p soup-tests"
     );
     cmd!(
         "cargo",
         "build",
         "--release",
         "-p",
-        "soup-client",
+        "soup-cli",
         "-p",
         "soup-server",
         "-p",
@@ -223,6 +223,7 @@ fn build_python_rs(root: &Path) -> Result<()> {
         "python/soup_rpc",
         "crates/soup-py",
         "crates/soup-client",
+        "crates/soup-peer",
         "crates/plugin-core",
         "crates/kv-proto",
         "proto",

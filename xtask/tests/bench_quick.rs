@@ -25,7 +25,7 @@ fn quick_bench_report_matches_schema() {
     ] {
         assert!(
             root.join(bin).exists(),
-            "{bin} is missing: build it with `cargo xtask peers` (or `cargo build --release -p soup-client -p soup-server -p soup-bench-broker`) before `cargo test`"
+            "{bin} is missing: build it with `cargo xtask peers` (or `cargo build --release -p soup-cli -p soup-server -p soup-bench-broker`) before `cargo test`"
         );
     }
     let out = root.join(format!("target/bench/test-{}", std::process::id()));

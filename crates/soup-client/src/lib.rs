@@ -21,8 +21,6 @@ pub mod dynamic;
 mod kv;
 pub mod presets;
 pub mod probe;
-pub mod report;
-pub mod script;
 
 pub use kv::{KvClient, KvError};
 pub use plugin_core::{

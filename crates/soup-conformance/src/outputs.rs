@@ -1,13 +1,13 @@
 //! Machine-readable outputs of a run: `target/matrix/report.json` ([`MatrixReport`], schema
 //! `soup-rpc/matrix-report/v1`, `docs/schema/matrix-report.schema.json`) and
 //! `target/matrix/junit.xml` (one testcase per cell; n/a cells are skipped), and the answers
-//! `soup validate` embeds (`crates/soup-client/recorded-matrix.json`).
+//! `soup validate` embeds (`crates/soup-cli/recorded-matrix.json`).
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::capabilities::Capabilities;
 use crate::observe::Observed;
@@ -99,6 +99,17 @@ pub struct Requested {
     pub transport: String,
 }
 
+impl Requested {
+    /// What `cell` asks for.
+    pub fn of(cell: &crate::cells::Cell) -> Self {
+        Requested {
+            tls: cell.tls.clone(),
+            key: cell.key.clone(),
+            transport: cell.transport.clone(),
+        }
+    }
+}
+
 /// A cell's timings.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CellTimings {
@@ -122,11 +133,7 @@ pub fn report(results: &[CellResult], meta: &RunMeta) -> MatrixReport {
                 id: r.cell.id(),
                 client: r.cell.client.clone(),
                 server: r.cell.server.clone(),
-                requested: Requested {
-                    tls: r.cell.tls.clone(),
-                    key: r.cell.key.clone(),
-                    transport: r.cell.transport.clone(),
-                },
+                requested: Requested::of(&r.cell),
                 verdict: j.verdict,
                 cause: j.cause.as_ref().map(|c| c.text.clone()),
                 cause_short: j.cause.as_ref().map(|c| c.short.clone()),
@@ -167,31 +174,119 @@ pub fn report_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(MatrixReport)).expect("a schema is JSON")
 }
 
-/// What `soup validate` ships inside the binary (`crates/soup-client/recorded-matrix.json`,
-/// embedded at build time): each cell's verdict and cause, in the report's own layout, without
-/// what differs between runs of the same outcome (timings, paths, raw errors).
+/// Schema identifier of [`RecordedAnswers`].
+pub const ANSWERS_SCHEMA: &str = "soup-rpc/matrix-answers/v1";
+
+/// What `soup validate` ships inside the binary (`crates/soup-cli/recorded-matrix.json`,
+/// embedded at build time, schema `soup-rpc/matrix-answers/v1`): each cell's verdict and
+/// cause, in the report's own layout, without what differs between runs of the same outcome
+/// (timings, paths, raw errors).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RecordedAnswers {
+    /// Always `soup-rpc/matrix-answers/v1`.
+    pub schema: String,
+    /// The command that produced the run.
+    pub command: String,
+    /// UTC time of the run.
+    pub generated_at: String,
+    /// Each peer's capabilities, by language.
+    pub peers: BTreeMap<String, Capabilities>,
+    /// One answer per cell.
+    pub cells: Vec<Answer>,
+}
+
+/// One cell's answer: the part of a [`CellRecord`] that `soup validate` prints. A full
+/// report's cells read as answers too (their other fields are ignored; `first_error` and
+/// `command` are only in a full report).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Answer {
+    /// Client language.
+    pub client: String,
+    /// Server language.
+    pub server: String,
+    /// What the cell asked for.
+    pub requested: Requested,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it failed, if it did.
+    pub cause: Option<String>,
+    /// Why the cell cannot run, if n/a.
+    pub na_reason: Option<String>,
+    /// The first error a peer reported (full reports only).
+    #[serde(default, skip_serializing)]
+    pub first_error: Option<String>,
+    /// The client's command line (full reports only; empty for n/a cells).
+    #[serde(default, skip_serializing)]
+    pub command: Vec<String>,
+}
+
+/// The cells `soup validate` answers from: [`RecordedAnswers`] or a whole [`MatrixReport`].
+#[derive(Clone, Debug)]
+pub struct Answers {
+    /// UTC time of the run.
+    pub generated_at: String,
+    /// One answer per cell.
+    pub cells: Vec<Answer>,
+}
+
+/// A file that is neither a matrix report nor recorded answers.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswersError {
+    /// Not JSON, or a field of the wrong type.
+    #[error("not a matrix report: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JSON, but of another schema.
+    #[error(
+        "schema {0:?} is neither {MATRIX_REPORT_SCHEMA:?} (target/matrix/report.json) nor {ANSWERS_SCHEMA:?}"
+    )]
+    Schema(String),
+}
+
+/// Reads a matrix report or recorded answers, typed.
+pub fn read_answers(text: &str) -> Result<Answers, AnswersError> {
+    #[derive(Deserialize)]
+    struct Any {
+        schema: String,
+        generated_at: String,
+        cells: Vec<Answer>,
+    }
+    let any: Any = serde_json::from_str(text)?;
+    if any.schema != MATRIX_REPORT_SCHEMA && any.schema != ANSWERS_SCHEMA {
+        return Err(AnswersError::Schema(any.schema));
+    }
+    Ok(Answers {
+        generated_at: any.generated_at,
+        cells: any.cells,
+    })
+}
+
+/// The [`RecordedAnswers`] of a run, as the JSON committed for `soup validate` (keys sorted,
+/// so a run of the same outcomes rewrites the file unchanged).
 pub fn recorded_answers(results: &[CellResult], meta: &RunMeta) -> Value {
-    let cells: Vec<Value> = results
+    let cells = results
         .iter()
         .map(|r| {
             let j = &r.judgement;
-            json!({
-                "client": r.cell.client,
-                "server": r.cell.server,
-                "requested": {"tls": r.cell.tls, "key": r.cell.key, "transport": r.cell.transport},
-                "verdict": j.verdict,
-                "cause": j.cause.as_ref().map(|c| &c.text),
-                "na_reason": j.na_reason,
-            })
+            Answer {
+                client: r.cell.client.clone(),
+                server: r.cell.server.clone(),
+                requested: Requested::of(&r.cell),
+                verdict: j.verdict,
+                cause: j.cause.as_ref().map(|c| c.text.clone()),
+                na_reason: j.na_reason.clone(),
+                first_error: None,
+                command: Vec::new(),
+            }
         })
         .collect();
-    json!({
-        "schema": "soup-rpc/matrix-answers/v1",
-        "command": meta.command,
-        "generated_at": meta.date,
-        "peers": meta.peers,
-        "cells": cells,
-    })
+    let answers = RecordedAnswers {
+        schema: ANSWERS_SCHEMA.into(),
+        command: meta.command.clone(),
+        generated_at: meta.date.clone(),
+        peers: meta.peers.clone(),
+        cells,
+    };
+    serde_json::to_value(answers).expect("answers are JSON")
 }
 
 /// JUnit XML (quick-junit): testsuite `matrix`, classname `client→server`, name

@@ -7,7 +7,7 @@ use std::time::Duration;
 use plugin_core::{HostError, KeyType, ManualTls, Network, TlsMode};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use soup_client::report::{ClientRun, Peer, run_client_as};
+use soup_peer::report::{ClientRun, Peer, run_client_as};
 
 use crate::errors::Failure;
 use crate::runtime;
@@ -29,9 +29,9 @@ pub fn run_peer_client(
     versions: Vec<u32>,
     script: &str,
 ) -> PyResult<String> {
-    let script: soup_client::script::Script = script
+    let script: soup_peer::script::Script = script
         .parse()
-        .map_err(|e: soup_client::script::UnknownScript| PyValueError::new_err(e.to_string()))?;
+        .map_err(|e: soup_peer::script::UnknownScript| PyValueError::new_err(e.to_string()))?;
     if versions.is_empty() {
         return Err(PyValueError::new_err(
             "versions must list at least one app protocol version",
@@ -64,7 +64,7 @@ pub fn run_peer_client(
         language: "python-rs",
         implementation: format!(
             "{} via soup_rpc (pyo3, CPython {}.{}.{})",
-            soup_client::report::implementation(),
+            soup_peer::report::implementation(),
             version.major,
             version.minor,
             version.patch

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::FileStore;
+use crate::{FileStore, KvService};
 use clap::{Parser, Subcommand};
 use plugin_core::{KeyChoice, MagicCookie, ManualTls, Network, ServeConfig, TlsMode};
 
@@ -14,6 +14,11 @@ use plugin_core::{KeyChoice, MagicCookie, ManualTls, Network, ServeConfig, TlsMo
     about = "soup-rpc's KV plugin (a go-plugin gRPC plugin)"
 )]
 struct Cli {
+    /// Test harness only (docs/peer-contract.md): fill in the handshake probe, a Put whose
+    /// value is a JSON object holding `server_handshake`, with what this server saw of the
+    /// connection (TLS mode, the host's certificate). Without it every value is stored as sent.
+    #[arg(long, global = true)]
+    peer_contract: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -108,8 +113,10 @@ pub fn cli_main() -> ExitCode {
             name: "soup-rpc/kv".into(),
         });
     }
-    let tls = config.tls;
-    plugin_core::run_plugin("soup-server", config, || crate::kv_routes(store, tls))
+    let probe = cli.peer_contract.then_some(config.tls);
+    plugin_core::run_plugin("soup-server", config, || {
+        crate::kv_routes_with(KvService::new(store).with_handshake_probe(probe))
+    })
 }
 
 #[cfg(test)]

@@ -11,8 +11,7 @@
 //!
 //! let store = FileStore::open(FileStore::default_dir()).unwrap();
 //! let config = ServeConfig::new(MagicCookie::kv_example(), vec![1]);
-//! let tls = config.tls;
-//! std::process::exit(match plugin_core::run_plugin("soup-server", config, || kv_routes(store, tls)) {
+//! std::process::exit(match plugin_core::run_plugin("soup-server", config, || kv_routes(store)) {
 //!     code if code == std::process::ExitCode::SUCCESS => 0,
 //!     _ => 1,
 //! });
@@ -28,10 +27,15 @@ pub use cli::cli_main;
 pub use service::{KvService, enrich_probe};
 pub use store::{FileStore, StoreError};
 
-/// The gRPC routes of the KV plugin, with go-plugin-sized message limits.
-pub fn kv_routes(store: FileStore, tls_mode: plugin_core::TlsMode) -> tonic::service::Routes {
+/// The gRPC routes of the KV plugin over `store`, with go-plugin-sized message limits.
+pub fn kv_routes(store: FileStore) -> tonic::service::Routes {
+    kv_routes_with(KvService::new(store))
+}
+
+/// The gRPC routes of `service`, with go-plugin-sized message limits.
+pub fn kv_routes_with(service: KvService) -> tonic::service::Routes {
     tonic::service::Routes::new(
-        kv_proto::KvServer::new(KvService::new(store, tls_mode))
+        kv_proto::KvServer::new(service)
             .max_decoding_message_size(plugin_core::MAX_MESSAGE_SIZE)
             .max_encoding_message_size(plugin_core::MAX_MESSAGE_SIZE),
     )

@@ -1,6 +1,7 @@
-//! The `proto.KV` service: Get and Put over a [`FileStore`], with the handshake probe of
-//! the peer contract (a Put of a JSON object holding `server_handshake` is stored with
-//! that key filled in with what this server saw of the connection).
+//! The `proto.KV` service: Get and Put over a [`FileStore`]. Under the test harness's switch
+//! ([`KvService::with_handshake_probe`], `soup-server --peer-contract`) it also fills the
+//! peer contract's handshake probe: a Put of a JSON object holding `server_handshake` is
+//! stored with that key describing what this server saw of the connection.
 
 use std::sync::Arc;
 
@@ -14,14 +15,24 @@ use crate::store::{FileStore, StoreError};
 #[derive(Debug, Clone)]
 pub struct KvService {
     store: FileStore,
-    tls_mode: TlsMode,
+    /// `Some(configured mode)`: fill the handshake probe (peer contract only).
+    probe: Option<TlsMode>,
 }
 
 impl KvService {
-    /// Serves `store`; `tls_mode` is what this plugin was configured with (reported by
-    /// the handshake probe as the mode in effect on each connection).
-    pub fn new(store: FileStore, tls_mode: TlsMode) -> Self {
-        KvService { store, tls_mode }
+    /// Serves `store`: every value is stored exactly as sent.
+    pub fn new(store: FileStore) -> Self {
+        KvService { store, probe: None }
+    }
+
+    /// With `Some(tls_mode)`, the peer contract's handshake probe (docs/peer-contract.md):
+    /// a Put whose value is a JSON object holding `server_handshake` is stored with that
+    /// key describing the connection, `tls_mode` being what this plugin was configured
+    /// with. For the conformance matrix's test harness, not for a product: it rewrites
+    /// values.
+    pub fn with_handshake_probe(mut self, tls_mode: Option<TlsMode>) -> Self {
+        self.probe = tls_mode;
+        self
     }
 }
 
@@ -88,11 +99,9 @@ impl kv_proto::Kv for KvService {
         &self,
         request: Request<kv_proto::PutRequest>,
     ) -> Result<Response<kv_proto::Empty>, Status> {
-        let enriched = enrich_probe(
-            &request.get_ref().value,
-            PeerInfo::of(&request),
-            self.tls_mode,
-        );
+        let enriched = self
+            .probe
+            .and_then(|mode| enrich_probe(&request.get_ref().value, PeerInfo::of(&request), mode));
         let kv_proto::PutRequest { key, value } = request.into_inner();
         let value = enriched.unwrap_or(value);
         let store = self.store.clone();
@@ -124,5 +133,37 @@ mod tests {
         assert_eq!(v["server_handshake"]["server_language"], "rust");
         assert_eq!(v["server_handshake"]["tls_mode"], "off");
         assert!(v["server_handshake"]["peer_certificate"].is_null());
+    }
+
+    async fn put_then_get(service: &KvService, value: &[u8]) -> Vec<u8> {
+        use kv_proto::Kv as _;
+        let put = kv_proto::PutRequest {
+            key: "handshake-probe".into(),
+            value: value.to_vec(),
+        };
+        service.put(Request::new(put)).await.unwrap();
+        let get = kv_proto::GetRequest {
+            key: "handshake-probe".into(),
+        };
+        service
+            .get(Request::new(get))
+            .await
+            .unwrap()
+            .into_inner()
+            .value
+    }
+
+    #[tokio::test]
+    async fn values_are_stored_as_sent_unless_the_probe_is_switched_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        let probe = br#"{"client_language":"go","server_handshake":null}"#;
+
+        let product = KvService::new(store.clone());
+        assert_eq!(put_then_get(&product, probe).await, probe);
+
+        let harness = KvService::new(store).with_handshake_probe(Some(TlsMode::Auto));
+        let v: Value = serde_json::from_slice(&put_then_get(&harness, probe).await).unwrap();
+        assert_eq!(v["server_handshake"]["server_language"], "rust");
     }
 }

@@ -141,7 +141,7 @@ async fn client_report_matches_the_json_schema() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let store = tempfile::tempdir().unwrap();
     for (tls, server_tls) in [(TlsMode::Auto, "auto"), (TlsMode::Off, "off")] {
-        let run = soup_client::report::ClientRun {
+        let run = soup_peer::report::ClientRun {
             tls,
             key: plugin_core::KeyType::EcP384,
             transport: Network::Unix,
@@ -149,6 +149,7 @@ async fn client_report_matches_the_json_schema() {
             server_command: vec![
                 KV_PLUGIN.into(),
                 "server".into(),
+                "--peer-contract".into(),
                 "--tls".into(),
                 server_tls.into(),
                 "--store".into(),
@@ -158,7 +159,7 @@ async fn client_report_matches_the_json_schema() {
             versions: vec![1],
             script: Default::default(),
         };
-        let report = serde_json::to_value(soup_client::report::run_client(run).await).unwrap();
+        let report = serde_json::to_value(soup_peer::report::run_client(run).await).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&report)
             .map(|e| e.to_string())
@@ -168,7 +169,7 @@ async fn client_report_matches_the_json_schema() {
         assert_eq!(report["steps"].as_array().unwrap().len(), 16);
     }
     // A failing run validates too.
-    let run = soup_client::report::ClientRun {
+    let run = soup_peer::report::ClientRun {
         tls: TlsMode::Auto,
         key: plugin_core::KeyType::EcP256,
         transport: Network::Unix,
@@ -178,7 +179,7 @@ async fn client_report_matches_the_json_schema() {
         versions: vec![1],
         script: Default::default(),
     };
-    let report = serde_json::to_value(soup_client::report::run_client(run).await).unwrap();
+    let report = serde_json::to_value(soup_peer::report::run_client(run).await).unwrap();
     assert!(validator.iter_errors(&report).next().is_none(), "{report}");
     assert_eq!(report["error"]["stage"], "handshake");
     assert_eq!(report["ok"], false);

@@ -109,7 +109,12 @@ async fn manual_tls_every_key_type_and_transport() {
         for transport in [Network::Tcp, Network::Unix] {
             let store = tempfile::tempdir().unwrap();
             let mut args: Vec<String> = pki.server_args();
-            args.extend(["--transport".into(), transport.as_str().into()]);
+            // The handshake probe below needs the peer contract's switch.
+            args.extend([
+                "--transport".into(),
+                transport.as_str().into(),
+                "--peer-contract".into(),
+            ]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let mut cfg = kv_launch(store.path(), &args);
             cfg.tls = TlsMode::Manual;

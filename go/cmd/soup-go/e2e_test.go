@@ -649,7 +649,7 @@ func TestVersionMismatchIsHandshakeError(t *testing.T) {
 	servers := map[string]func(t *testing.T) []string{
 		"go": func(t *testing.T) []string { return []string{bin, "server", "--tls", "off", "--store", t.TempDir()} },
 		"rust": func(t *testing.T) []string {
-			return []string{rustServer(t), "server", "--tls", "off", "--store", t.TempDir()}
+			return []string{rustServer(t), "server", "--peer-contract", "--tls", "off", "--store", t.TempDir()}
 		},
 	}
 	for name, server := range servers {

@@ -26,7 +26,7 @@ MIB = 1 << 20
 def _plugins() -> list:
     """(id, command maker): each makes a plaintext unix-socket KV plugin over a store dir."""
     out = [pytest.param(lambda d: server_cmd("--tls", "off", "--store", str(d)), id="python")]
-    out.append(pytest.param(lambda d: [str(RUST_SERVER), "server", "--tls", "off", "--store", str(d)], id="rust",
+    out.append(pytest.param(lambda d: [str(RUST_SERVER), "server", "--peer-contract", "--tls", "off", "--store", str(d)], id="rust",
                             marks=pytest.mark.skipif(not RUST_SERVER.exists(), reason=f"{RUST_SERVER} not built")))
     out.append(pytest.param(lambda d: [str(GO_PEER), "server", "--tls", "off", "--store", str(d)], id="go",
                             marks=pytest.mark.skipif(not GO_PEER.exists(), reason=f"{GO_PEER} not built")))

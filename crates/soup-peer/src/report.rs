@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncBufReadExt as _;
 
 use crate::script::{self, Expect, Op, Script};
-use crate::{KvClient, KvError};
+use soup_client::{KvClient, KvError};
 
 /// Schema identifier.
 pub const SCHEMA: &str = "soup-rpc/peer-report/v1";

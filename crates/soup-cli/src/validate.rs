@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use serde_json::Value;
 use soup_client::KeyType;
+use soup_conformance::outputs::{Answer, read_answers};
+use soup_conformance::peer_report;
+use soup_conformance::verdict::Verdict;
 
 /// Arguments of `soup validate`.
 #[derive(clap::Args)]
@@ -40,15 +42,15 @@ pub struct ValidateArgs {
 }
 
 /// The answers of the last full `cargo xtask matrix` run (verdicts and causes only).
-const RECORDED: &str = include_str!("../../../recorded-matrix.json");
+const RECORDED: &str = include_str!("../recorded-matrix.json");
 
-fn find<'a>(report: &'a Value, args: &ValidateArgs, key: Option<&str>) -> Option<&'a Value> {
-    report["cells"].as_array()?.iter().find(|c| {
-        c["client"] == args.client.as_str()
-            && c["server"] == args.server.as_str()
-            && c["requested"]["tls"] == args.tls.as_str()
-            && c["requested"]["transport"] == args.transport.as_str()
-            && (args.tls == "off" || c["requested"]["key"].as_str() == key)
+fn find<'a>(cells: &'a [Answer], args: &ValidateArgs, key: Option<&str>) -> Option<&'a Answer> {
+    cells.iter().find(|c| {
+        c.client == args.client
+            && c.server == args.server
+            && c.requested.tls == args.tls
+            && c.requested.transport == args.transport
+            && (args.tls == "off" || c.requested.key.as_deref() == key)
     })
 }
 
@@ -58,7 +60,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         (Some(k), _) => Some(k.parse::<KeyType>()?.as_str()),
         (None, _) => bail!("--key is required with --tls {}", args.tls),
     };
-    let (report, source): (Value, String) = match &args.report {
+    let (answers, source) = match &args.report {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!(
@@ -66,17 +68,21 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                     path.display()
                 )
             })?;
-            let report = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a matrix report", path.display()))?;
-            (report, path.display().to_string())
+            let answers = read_answers(&text).with_context(|| {
+                format!(
+                    "{} is not a matrix report (`cargo xtask matrix` writes target/matrix/report.json)",
+                    path.display()
+                )
+            })?;
+            (answers, path.display().to_string())
         }
         None => (
-            serde_json::from_str(RECORDED)
+            read_answers(RECORDED)
                 .context("the matrix recorded into this binary does not parse")?,
             format!("built into soup {}", env!("CARGO_PKG_VERSION")),
         ),
     };
-    let cell = find(&report, &args, key).with_context(|| {
+    let cell = find(&answers.cells, &args, key).with_context(|| {
         format!(
             "the recorded matrix has no cell {} → {} tls={} key={} transport={} (known clients/servers: rust, go, python, python-rs)",
             args.client,
@@ -86,7 +92,8 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             args.transport
         )
     })?;
-    let verdict = cell["verdict"].as_str().unwrap_or("unknown");
+    let verdict = serde_json::to_value(cell.verdict)?;
+    let verdict = verdict.as_str().unwrap_or("unknown");
     println!(
         "{} → {}  tls={} key={} transport={}: {} (matrix run of {}, {source})",
         args.client,
@@ -95,14 +102,14 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         key.unwrap_or("-"),
         args.transport,
         verdict.to_uppercase(),
-        report["generated_at"].as_str().unwrap_or("?"),
+        answers.generated_at,
     );
-    for (label, field) in [
-        ("cause", "cause"),
-        ("first error", "first_error"),
-        ("n/a because", "na_reason"),
+    for (label, value) in [
+        ("cause", &cell.cause),
+        ("first error", &cell.first_error),
+        ("n/a because", &cell.na_reason),
     ] {
-        if let Some(v) = cell[field].as_str() {
+        if let Some(v) = value {
             println!("  {label}: {v}");
         }
     }
@@ -114,7 +121,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         return probe(cell).await;
     }
-    Ok(if verdict == "pass" {
+    Ok(if cell.verdict == Verdict::Pass {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -122,15 +129,12 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Re-runs the recorded client command with a fresh store and reports what it saw.
-async fn probe(cell: &Value) -> anyhow::Result<ExitCode> {
-    let Some(argv) = cell["command"].as_array() else {
+async fn probe(cell: &Answer) -> anyhow::Result<ExitCode> {
+    if cell.command.is_empty() {
         println!("  probe: nothing to run (the cell is n/a: a peer cannot express it)");
         return Ok(ExitCode::FAILURE);
-    };
-    let mut argv: Vec<String> = argv
-        .iter()
-        .filter_map(|a| a.as_str().map(str::to_string))
-        .collect();
+    }
+    let mut argv = cell.command.clone();
     let store = std::env::temp_dir().join(format!("soup-validate-{}", std::process::id()));
     if let Some(v) = argv
         .iter()
@@ -151,31 +155,61 @@ async fn probe(cell: &Value) -> anyhow::Result<ExitCode> {
             )
         })?;
     let _ = std::fs::remove_dir_all(&store);
-    let report: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+    let report = peer_report::parse(&String::from_utf8_lossy(&out.stdout)).with_context(|| {
         format!(
-            "the client printed no report; its stderr:\n{}",
+            "the client printed no valid report; its stderr:\n{}",
             String::from_utf8_lossy(&out.stderr)
         )
     })?;
-    let observed = &report["observed"];
-    println!("  probe: client verdict ok={}", report["ok"]);
+    let observed = &report.observed;
+    let key_type = |c: &Option<peer_report::ReportedCert>| {
+        c.as_ref()
+            .map_or("none".to_string(), |c| c.key_type.clone())
+    };
+    println!("  probe: client verdict ok={}", report.ok);
+    let tls = observed.tls.as_ref();
     println!(
         "  probe: server certificate {}, client certificate the server saw {}, TLS {} {}",
-        observed["server_certificate"]["key_type"]
-            .as_str()
-            .unwrap_or("none"),
-        observed["server_saw"]["peer_certificate"]["key_type"]
-            .as_str()
-            .unwrap_or("none"),
-        observed["tls"]["version"].as_str().unwrap_or("-"),
-        observed["tls"]["cipher_suite"].as_str().unwrap_or(""),
+        key_type(&observed.server_certificate),
+        key_type(
+            &observed
+                .server_saw
+                .as_ref()
+                .and_then(|s| s.peer_certificate.clone())
+        ),
+        tls.and_then(|t| t.version.as_deref()).unwrap_or("-"),
+        tls.and_then(|t| t.cipher_suite.as_deref()).unwrap_or(""),
     );
-    if let Some(e) = report["error"]["message"].as_str() {
-        println!("  probe: first error: {e}");
+    if let Some(e) = &report.error {
+        println!("  probe: first error: {}", e.message);
     }
-    Ok(if report["ok"] == true {
+    Ok(if report.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_matrix_reads_typed_and_other_files_are_named() {
+        let answers = read_answers(RECORDED).unwrap();
+        assert!(
+            answers
+                .cells
+                .iter()
+                .any(|c| c.client == "rust" && c.server == "go" && c.verdict == Verdict::Pass),
+            "the recorded matrix has a passing rust → go cell"
+        );
+        let e =
+            read_answers(r#"{"schema":"soup-rpc/peer-report/v1","generated_at":"x","cells":[]}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("soup-rpc/matrix-report/v1"), "{e}");
+        let e = read_answers("{").unwrap_err().to_string();
+        assert!(e.starts_with("not a matrix report"), "{e}");
+    }
 }

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use cli::{Cli, Command, ConnArgs, KvCommand};
-use soup_client::report::{ClientRun, run_client};
 use soup_client::{KvClient, LaunchConfig};
+use soup_peer::report::{ClientRun, run_client};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -145,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 serde_json::json!({
                     "language": "rust",
-                    "implementation": soup_client::report::implementation(),
+                    "implementation": soup_peer::report::implementation(),
                     "client": {"unsupported": []},
                     "server": {"unsupported": []},
                 })

@@ -105,7 +105,7 @@ pub struct ClientArgs {
     pub versions: Vec<u32>,
     /// kv | get | hold | put-stream:N | get-stream:N | put-large:BYTES
     #[arg(long, default_value = "kv")]
-    pub script: soup_client::script::Script,
+    pub script: soup_peer::script::Script,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

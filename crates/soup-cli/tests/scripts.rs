@@ -3,6 +3,7 @@
 //! binary with its stdin piped as the fault matrix drives it.
 #![cfg(unix)]
 
+#[path = "../../soup-client/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -17,7 +18,7 @@ fn client(args: &[&str], store: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_soup"));
     c.args(["client", "--tls", "off"]).args(args).arg("--");
     c.arg(common::soup_server())
-        .args(["server", "--store"])
+        .args(["server", "--peer-contract", "--store"])
         .arg(store);
     c.env_remove("SSLKEYLOGFILE");
     c
@@ -202,34 +203,4 @@ fn bad_scripts_and_versions_are_usage_errors() {
             "{args:?}: no report on a usage error"
         );
     }
-}
-
-/// A plugin killed under a call is named in the call's error (not tonic's bare
-/// `UNKNOWN: transport error`).
-#[tokio::test]
-async fn a_call_to_a_killed_plugin_says_the_plugin_exited() {
-    let store = tempfile::tempdir().unwrap();
-    let mut config = soup_client::LaunchConfig::new([common::soup_server()]);
-    config.command.extend(
-        ["server", "--tls", "off", "--store"]
-            .map(Into::into)
-            .into_iter()
-            .chain([store.path().as_os_str().to_owned()]),
-    );
-    config.tls = soup_client::TlsMode::Off;
-    let kv = soup_client::KvClient::launch(config).await.unwrap();
-    kv.put("before", b"ok").await.unwrap();
-    let pid = kv.plugin().pid().expect("a launched plugin has a pid");
-    // SAFETY: killing the plugin this test launched.
-    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
-    kv.plugin().exited().await;
-    let err = kv.put("after", b"lost").await.unwrap_err();
-    assert_eq!(err.code(), Some(tonic::Code::Unavailable), "{err}");
-    let text = err.to_string();
-    assert!(
-        text.contains("the plugin exited during the call (killed by signal 9)"),
-        "{text}"
-    );
-    let exit = kv.shutdown().await;
-    assert_eq!(exit.signal, Some(9));
 }
