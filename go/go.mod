@@ -2,10 +2,15 @@ module github.com/soup-rpc/soup-rpc/go
 
 go 1.26.0
 
+// The peer contract's data (KV script, key types), shared with the Rust and
+// Python peers: a module of its own at the repository root, so it can embed them.
+replace github.com/soup-rpc/soup-rpc/peer-contract => ../peer-contract
+
 require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+	github.com/soup-rpc/soup-rpc/peer-contract v0.0.0
 	google.golang.org/grpc v1.85.0
 )
 

@@ -224,6 +224,7 @@ fn build_python_rs(root: &Path) -> Result<()> {
         "crates/soup-py",
         "crates/soup-client",
         "crates/soup-peer",
+        "peer-contract",
         "crates/plugin-core",
         "crates/kv-proto",
         "proto",

@@ -64,10 +64,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
     stage("README examples, quick bench report", &|| {
         ignored_xtask_tests(&root, &["readme", "bench_quick"])
     });
-    // The Terraform provider is a module of its own, which `./...` in `go/` does not reach.
+    // The Terraform provider and the peer contract's data are modules of their own, which
+    // `./...` in `go/` does not reach.
     stage("go test ./...", &|| {
-        // Both run, like the stages, so one module's failure does not hide the other's.
-        let failed: Vec<String> = ["go", "go/terraform-provider-soupkv"]
+        // All run, like the stages, so one module's failure does not hide another's.
+        let failed: Vec<String> = ["go", "go/terraform-provider-soupkv", "peer-contract"]
             .into_iter()
             .filter_map(|dir| {
                 let r = status(cmd!("go", "test", "./...").dir(root.join(dir)));

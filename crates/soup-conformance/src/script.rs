@@ -1,5 +1,6 @@
-//! The fixed KV script of docs/peer-contract.md, computed here from the contract's data so
-//! xtask can check every step's bytes (length and SHA-256) independently of the peers.
+//! The fixed KV script of docs/peer-contract.md, computed here from the contract's data
+//! (`peer-contract/kv-script.json`) so xtask can check every step's bytes (length and
+//! SHA-256) independently of what the peers sent.
 
 use crate::certinfo::sha256_hex;
 
@@ -19,73 +20,24 @@ pub struct ExpectedStep {
     pub informational: bool,
 }
 
-/// Value of the `put-1mib` step: 1,048,576 bytes, byte i = i mod 251.
-fn one_mib() -> Vec<u8> {
-    (0..1_048_576u32).map(|i| (i % 251) as u8).collect()
-}
-
-/// The script as a client of language `client_language` must run it.
+/// The script as a client of language `client_language` must run it: the steps of
+/// `peer-contract/kv-script.json`, the copy every peer reads.
 pub fn expected_steps(client_language: &str) -> Vec<ExpectedStep> {
-    let probe = format!(r#"{{"client_language":"{client_language}","server_handshake":null}}"#);
-    let step = |step, op, key, value: Option<Vec<u8>>| ExpectedStep {
-        step,
-        op,
-        key,
-        value,
-        informational: false,
-    };
-    let binary: Vec<u8> = (0..=255u8).collect();
-    vec![
-        step("put-ascii", "put", "ascii", Some(b"hello, soup".to_vec())),
-        step("get-ascii", "get", "ascii", Some(b"hello, soup".to_vec())),
-        step("put-binary", "put", "binary", Some(binary.clone())),
-        step("get-binary", "get", "binary", Some(binary)),
-        step("put-empty", "put", "empty", Some(Vec::new())),
-        step("get-empty", "get", "empty", Some(Vec::new())),
-        step("put-1mib", "put", "large", Some(one_mib())),
-        step("get-1mib", "get", "large", Some(one_mib())),
-        step(
-            "put-unicode-key",
-            "put",
-            "ключ-🔑-键",
-            Some(b"unicode key".to_vec()),
-        ),
-        step(
-            "get-unicode-key",
-            "get",
-            "ключ-🔑-键",
-            Some(b"unicode key".to_vec()),
-        ),
-        step(
-            "put-overwrite-1",
-            "put",
-            "overwrite",
-            Some(b"first".to_vec()),
-        ),
-        step(
-            "put-overwrite-2",
-            "put",
-            "overwrite",
-            Some(b"second".to_vec()),
-        ),
-        step(
-            "get-overwrite",
-            "get",
-            "overwrite",
-            Some(b"second".to_vec()),
-        ),
-        step(
-            "put-handshake-probe",
-            "put",
-            "handshake-probe",
-            Some(probe.into_bytes()),
-        ),
-        step("get-handshake-probe", "get", "handshake-probe", None),
-        ExpectedStep {
-            informational: true,
-            ..step("get-missing", "get", "missing-key", None)
-        },
-    ]
+    use soup_peer_contract::Expect;
+    soup_peer_contract::kv_script()
+        .iter()
+        .map(|st| ExpectedStep {
+            step: &st.step,
+            op: st.op.as_str(),
+            key: &st.key,
+            // The enriched probe and the missing key cannot be known in advance.
+            value: match st.expect {
+                Expect::Ok | Expect::Bytes => st.value.as_ref().map(|v| v.bytes(client_language)),
+                Expect::Probe | Expect::Error => None,
+            },
+            informational: st.expect == Expect::Error,
+        })
+        .collect()
 }
 
 impl ExpectedStep {

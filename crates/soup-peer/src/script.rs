@@ -175,7 +175,7 @@ pub fn script_steps(script: Script, client_language: &str) -> Vec<Step> {
     match script {
         Script::Kv => steps(client_language),
         Script::Get => vec![
-            put("put-ascii", "ascii", b"hello, soup".to_vec()),
+            put_ascii(),
             Step {
                 deadline: Some(GET_DEADLINE),
                 after_stdin_line: true,
@@ -207,45 +207,43 @@ pub fn script_steps(script: Script, client_language: &str) -> Vec<Step> {
                 get("get-large", "large", Expect::Bytes(v)),
             ]
         }
-        Script::Hold => vec![put("put-ascii", "ascii", b"hello, soup".to_vec())],
+        Script::Hold => vec![put_ascii()],
     }
 }
 
-/// The KV script, for a client written in `client_language`.
+/// The KV script, for a client written in `client_language`: `peer-contract/kv-script.json`,
+/// the copy every peer reads.
 pub fn steps(client_language: &str) -> Vec<Step> {
-    let binary: Vec<u8> = (0..=255).collect();
-    let large = large_value(1_048_576);
-    let probe = format!(r#"{{"client_language":"{client_language}","server_handshake":null}}"#);
-    vec![
-        put("put-ascii", "ascii", b"hello, soup".to_vec()),
-        get("get-ascii", "ascii", Expect::Bytes(b"hello, soup".to_vec())),
-        put("put-binary", "binary", binary.clone()),
-        get("get-binary", "binary", Expect::Bytes(binary)),
-        put("put-empty", "empty", Vec::new()),
-        get("get-empty", "empty", Expect::Bytes(Vec::new())),
-        put("put-1mib", "large", large.clone()),
-        get("get-1mib", "large", Expect::Bytes(large)),
-        put(
-            "put-unicode-key",
-            "ключ-🔑-键",
-            "unicode key".as_bytes().to_vec(),
-        ),
-        get(
-            "get-unicode-key",
-            "ключ-🔑-键",
-            Expect::Bytes("unicode key".as_bytes().to_vec()),
-        ),
-        put("put-overwrite-1", "overwrite", b"first".to_vec()),
-        put("put-overwrite-2", "overwrite", b"second".to_vec()),
-        get(
-            "get-overwrite",
-            "overwrite",
-            Expect::Bytes(b"second".to_vec()),
-        ),
-        put("put-handshake-probe", "handshake-probe", probe.into_bytes()),
-        get("get-handshake-probe", "handshake-probe", Expect::Probe),
-        get("get-missing", "missing-key", Expect::AnyError),
-    ]
+    use soup_peer_contract as contract;
+    contract::kv_script()
+        .iter()
+        .map(|st| {
+            let value = st
+                .value
+                .as_ref()
+                .map_or_else(Vec::new, |v| v.bytes(client_language));
+            match (st.op, st.expect) {
+                (contract::Op::Put, _) => put(st.step.clone(), st.key.clone(), value),
+                (contract::Op::Get, contract::Expect::Probe) => {
+                    get(st.step.clone(), st.key.clone(), Expect::Probe)
+                }
+                (contract::Op::Get, contract::Expect::Error) => {
+                    get(st.step.clone(), st.key.clone(), Expect::AnyError)
+                }
+                (contract::Op::Get, _) => {
+                    get(st.step.clone(), st.key.clone(), Expect::Bytes(value))
+                }
+            }
+        })
+        .collect()
+}
+
+/// `put-ascii`, the KV script's first step (the `get` and `hold` scripts start with it).
+fn put_ascii() -> Step {
+    steps("")
+        .into_iter()
+        .find(|s| s.name == "put-ascii")
+        .expect("the KV script has put-ascii")
 }
 
 #[cfg(test)]
@@ -300,6 +298,25 @@ mod tests {
         assert_eq!(
             (get[1].deadline, get[1].after_stdin_line),
             (Some(GET_DEADLINE), true)
+        );
+    }
+
+    #[test]
+    fn plugin_core_parses_every_key_type_name_and_alias_of_the_contract() {
+        for k in soup_peer_contract::key_types() {
+            for spelling in std::iter::once(&k.name).chain(&k.aliases) {
+                let parsed: plugin_core::KeyType = spelling.parse().unwrap_or_else(|e| {
+                    panic!("key-types.json lists {spelling:?}; plugin-core says {e}")
+                });
+                assert_eq!(parsed.as_str(), k.name, "{spelling}");
+            }
+        }
+        assert_eq!(
+            plugin_core::KeyType::ALL.map(|k| k.as_str()).to_vec(),
+            soup_peer_contract::key_types()
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>()
         );
     }
 }

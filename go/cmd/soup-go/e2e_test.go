@@ -213,7 +213,7 @@ func assertSuccess(t *testing.T, res result, tlsMode string) {
 		t.Errorf("get-missing = %v", missing)
 	}
 	big := steps[7].(map[string]any)
-	if big["value_len"] != float64(1<<20) || big["value_sha256"] != certinfo.SHA256Hex(client.OneMiB()) {
+	if big["value_len"] != float64(1<<20) || big["value_sha256"] != certinfo.SHA256Hex(client.Large(1<<20)) {
 		t.Errorf("get-1mib = %v", big)
 	}
 	if exit := get(r, "plugin_exit"); fmt.Sprint(exit) != "map[code:0 how:exited signal:<nil>]" {

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	peercontract "github.com/soup-rpc/soup-rpc/peer-contract"
+
 	"github.com/soup-rpc/soup-rpc/go/internal/certinfo"
 	"github.com/soup-rpc/soup-rpc/go/internal/report"
 )
@@ -52,18 +54,6 @@ type ScriptStep struct {
 // PauseMarker is what a host prints on stderr when the get script pauses.
 const PauseMarker = "soup-peer: paused before get-deadline"
 
-// Binary256 is the bytes 0x00..=0xFF in order.
-func Binary256() []byte {
-	b := make([]byte, 256)
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
-}
-
-// OneMiB is 1,048,576 bytes, byte i = i mod 251 (Large(1048576)).
-func OneMiB() []byte { return Large(1 << 20) }
-
 // Large is large(n) of the contract: n bytes, byte j = j mod 251.
 func Large(n int) []byte {
 	b := make([]byte, n)
@@ -83,31 +73,26 @@ func Stream(i uint64) []byte {
 	return b
 }
 
-// UnicodeKey is the script's non-ASCII key.
-const UnicodeKey = "ключ-🔑-键"
-
-// Script returns the contract's KV script for a client of language lang.
+// Script returns the contract's KV script for a client of language lang,
+// from peer-contract/kv-script.json (the copy every peer reads).
 func Script(lang string) []ScriptStep {
-	bin, big := Binary256(), OneMiB()
-	probeValue := []byte(fmt.Sprintf(`{"client_language":%q,"server_handshake":null}`, lang))
-	return []ScriptStep{
-		{Name: "put-ascii", Op: "put", Key: "ascii", Value: []byte("hello, soup")},
-		{Name: "get-ascii", Op: "get", Key: "ascii", Value: []byte("hello, soup")},
-		{Name: "put-binary", Op: "put", Key: "binary", Value: bin},
-		{Name: "get-binary", Op: "get", Key: "binary", Value: bin},
-		{Name: "put-empty", Op: "put", Key: "empty", Value: []byte{}},
-		{Name: "get-empty", Op: "get", Key: "empty", Value: []byte{}},
-		{Name: "put-1mib", Op: "put", Key: "large", Value: big},
-		{Name: "get-1mib", Op: "get", Key: "large", Value: big},
-		{Name: "put-unicode-key", Op: "put", Key: UnicodeKey, Value: []byte("unicode key")},
-		{Name: "get-unicode-key", Op: "get", Key: UnicodeKey, Value: []byte("unicode key")},
-		{Name: "put-overwrite-1", Op: "put", Key: "overwrite", Value: []byte("first")},
-		{Name: "put-overwrite-2", Op: "put", Key: "overwrite", Value: []byte("second")},
-		{Name: "get-overwrite", Op: "get", Key: "overwrite", Value: []byte("second")},
-		{Name: "put-handshake-probe", Op: "put", Key: "handshake-probe", Value: probeValue},
-		{Name: "get-handshake-probe", Op: "get", Key: "handshake-probe", Expect: ExpectProbe},
-		{Name: "get-missing", Op: "get", Key: "missing-key", Expect: ExpectError},
+	var out []ScriptStep
+	for _, st := range peercontract.KVScript() {
+		step := ScriptStep{Name: st.Step, Op: st.Op, Key: st.Key, Value: st.Value.Bytes(lang)}
+		switch st.Expect {
+		case peercontract.ExpectProbe:
+			step.Expect = ExpectProbe
+		case peercontract.ExpectError:
+			step.Expect = ExpectError
+		default:
+			step.Expect = ExpectValue
+		}
+		if step.Value == nil && step.Op == "put" {
+			step.Value = []byte{}
+		}
+		out = append(out, step)
 	}
+	return out
 }
 
 // GetDeadline is the gRPC deadline of the get script's get-deadline step.

@@ -4,6 +4,8 @@ package keys
 import (
 	"fmt"
 	"strings"
+
+	peercontract "github.com/soup-rpc/soup-rpc/peer-contract"
 )
 
 // The canonical key type names of the peer contract.
@@ -16,16 +18,15 @@ const (
 	Match   = "match"
 )
 
-// All lists the key types a peer can be asked for, in contract order.
-var All = []string{ECP256, ECP384, ECP521, RSA2048, RSA4096}
-
-var aliases = map[string]string{
-	"ec-p256": ECP256, "secp256r1": ECP256, "p-256": ECP256, "prime256v1": ECP256,
-	"ec-p384": ECP384, "secp384r1": ECP384, "p-384": ECP384,
-	"ec-p521": ECP521, "secp521r1": ECP521, "p-521": ECP521,
-	"rsa-2048": RSA2048, "rsa2048": RSA2048,
-	"rsa-4096": RSA4096, "rsa4096": RSA4096,
-}
+// All lists the key types a peer can be asked for, in contract order
+// (peer-contract/key-types.json).
+var All = func() []string {
+	var out []string
+	for _, k := range peercontract.KeyTypes() {
+		out = append(out, k.Name)
+	}
+	return out
+}()
 
 // Parse returns the canonical name of a --key value. allowMatch admits
 // "match" (servers only).
@@ -34,10 +35,10 @@ func Parse(s string, allowMatch bool) (string, error) {
 	if allowMatch && l == Match {
 		return Match, nil
 	}
-	if c, ok := aliases[l]; ok {
+	if c, ok := peercontract.CanonicalKey(l); ok {
 		return c, nil
 	}
-	want := "ec-p256, ec-p384, ec-p521, rsa-2048, rsa-4096"
+	want := strings.Join(All, ", ")
 	if allowMatch {
 		want = "match, " + want
 	}

@@ -1,15 +1,12 @@
-"""The contract's common values: key-type names and their aliases."""
+"""The contract's common values: key-type names and their aliases (peer-contract/key-types.json)."""
 from __future__ import annotations
 
-KEYS = ("ec-p256", "ec-p384", "ec-p521", "rsa-2048", "rsa-4096")
-_ALIASES = {
-    "secp256r1": "ec-p256", "p-256": "ec-p256", "prime256v1": "ec-p256",
-    "secp384r1": "ec-p384", "p-384": "ec-p384",
-    "secp521r1": "ec-p521", "p-521": "ec-p521",
-    "rsa2048": "rsa-2048", "rsa4096": "rsa-4096",
-}
+from .contract import key_types
+
+KEYS = tuple(k["name"] for k in key_types())
+_ALIASES = {alias: k["name"] for k in key_types() for alias in k["aliases"]}
 #: the curve names pyvider's client understands for PYVIDER_CLIENT_CERT_CURVE
-PYVIDER_CURVE = {"ec-p256": "secp256r1", "ec-p384": "secp384r1", "ec-p521": "secp521r1"}
+PYVIDER_CURVE = {k["name"]: k["curve"] for k in key_types() if k.get("curve")}
 
 
 def canonical_key(value: str, *, allow_match: bool) -> str:

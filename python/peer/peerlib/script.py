@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from .contract import kv_script, value_bytes
 from .gen import kv_pb2, kv_pb2_grpc
 
 #: statuses that mean the connection itself is gone: the rest of the script is not run
@@ -24,7 +25,9 @@ TRANSPORT_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDE
 
 
 def probe_value(client_language: str) -> bytes:
-    return json.dumps({"client_language": client_language, "server_handshake": None}, separators=(",", ":")).encode()
+    """The value of the KV script's put-handshake-probe step."""
+    (spec,) = [s["value"] for s in kv_script() if s["step"] == "put-handshake-probe"]
+    return value_bytes(spec, client_language)
 
 
 def stream_value(i: int) -> bytes:
@@ -82,28 +85,13 @@ def parse_script(value: str) -> Script:
 
 
 def steps_table(client_language: str = "python") -> list[tuple[str, str, str, bytes | None]]:
-    """(step, op, key, value-to-put or expected-value); get-missing / probe-get expect None."""
-    binary = bytes(range(256))
-    large = large_value(1 << 20)
-    ukey = "ключ-🔑-键"
-    return [
-        ("put-ascii", "put", "ascii", b"hello, soup"),
-        ("get-ascii", "get", "ascii", b"hello, soup"),
-        ("put-binary", "put", "binary", binary),
-        ("get-binary", "get", "binary", binary),
-        ("put-empty", "put", "empty", b""),
-        ("get-empty", "get", "empty", b""),
-        ("put-1mib", "put", "large", large),
-        ("get-1mib", "get", "large", large),
-        ("put-unicode-key", "put", ukey, "unicode key".encode()),
-        ("get-unicode-key", "get", ukey, "unicode key".encode()),
-        ("put-overwrite-1", "put", "overwrite", b"first"),
-        ("put-overwrite-2", "put", "overwrite", b"second"),
-        ("get-overwrite", "get", "overwrite", b"second"),
-        ("put-handshake-probe", "put", "handshake-probe", probe_value(client_language)),
-        ("get-handshake-probe", "get", "handshake-probe", None),
-        ("get-missing", "get", "missing-key", None),
-    ]
+    """(step, op, key, value-to-put or expected-value) of the KV script in
+    peer-contract/kv-script.json; get-missing / probe-get expect None."""
+    out = []
+    for s in kv_script():
+        value = value_bytes(s.get("value"), client_language) if s["expect"] in ("ok", "bytes") else None
+        out.append((s["step"], s["op"], s["key"], value))
+    return out
 
 
 def script_steps(spec: Script, client_language: str = "python") -> list[tuple[str, str, str, bytes | None]]:
