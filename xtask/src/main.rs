@@ -30,6 +30,7 @@ enum Command {
     /// Build every peer: Rust binaries (release), soup-go, the Python peer's venv.
     Peers(peers::PeersArgs),
     /// Run every client×server×TLS×transport cell and record what was observed.
+    #[command(args_conflicts_with_subcommands = true)]
     Matrix(matrix::MatrixArgs),
     /// Host ↔ plugin benchmarks, side by side, as ratios to go-plugin's Go ↔ Go.
     Bench(bench::BenchArgs),

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -22,6 +22,7 @@ use crate::project_root;
 use soup_conformance::capabilities::{self, Capabilities};
 use soup_conformance::cells::{self, Cell, Filters, MatrixSpec};
 use soup_conformance::certs::{self, CertSet};
+use soup_conformance::shard::{self, SHARD_SCHEMA, ShardFile, ShardSpec, definition_sha256};
 use soup_conformance::verdict::{self, IssuedLeaves, Judgement, Verdict};
 use soup_conformance::{CellResult, RunMeta, outputs, pool, render, runner};
 
@@ -66,6 +67,29 @@ pub struct MatrixArgs {
     /// added, in the cell's own directory. Writes target/matrix/custom/ only.
     #[arg(long, value_name = "CMD", conflicts_with_all = ["server", "faults_only", "fault"])]
     pub server_cmd: Option<String>,
+    /// Run shard I of N of the cells (every N-th, from the I-th): writes
+    /// target/matrix/shards/I-of-N/ only; `cargo xtask matrix merge` joins the N shards.
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["server_cmd", "faults_only", "fault"])]
+    pub shard: Option<ShardSpec>,
+    /// `merge`.
+    #[command(subcommand)]
+    pub action: Option<MatrixAction>,
+}
+
+/// `cargo xtask matrix merge`.
+#[derive(clap::Subcommand, Debug)]
+pub enum MatrixAction {
+    /// Join the shards of one run (`--shard I/N`, all N) into the whole run's table, JSON,
+    /// JUnit (and, for an unfiltered run, the docs), as if it had run unsharded.
+    Merge(MergeArgs),
+}
+
+/// Flags of `cargo xtask matrix merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Shard directories (each holding the shard.json `--shard` wrote), or shard.json files.
+    #[arg(required = true, value_name = "DIR")]
+    pub shards: Vec<PathBuf>,
 }
 
 /// The client and server argv prefixes of every peer of xtask/matrix.toml, resolved
@@ -100,11 +124,15 @@ const RECORDED_ANSWERS: &str = "crates/soup-cli/recorded-matrix.json";
 
 /// Runs `cargo xtask matrix`.
 pub fn run(args: &MatrixArgs) -> Result<()> {
+    if let Some(MatrixAction::Merge(m)) = &args.action {
+        return merge(m);
+    }
     let faults_only = args.faults_only || !args.fault.is_empty();
     if !faults_only {
         run_compatibility(args)?;
     }
     let unfiltered = args.server_cmd.is_none()
+        && args.shard.is_none()
         && args.client.is_empty()
         && args.server.is_empty()
         && args.tls.is_empty()
@@ -122,7 +150,8 @@ pub fn run(args: &MatrixArgs) -> Result<()> {
 /// The compatibility matrix (xtask/matrix.toml).
 fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     let root = project_root();
-    let mut spec = MatrixSpec::parse(&fs::read_to_string(root.join("xtask/matrix.toml"))?)?;
+    let matrix_toml = fs::read_to_string(root.join("xtask/matrix.toml"))?;
+    let mut spec = MatrixSpec::parse(&matrix_toml)?;
     let mut filters = Filters {
         client: args.client.clone(),
         server: args.server.clone(),
@@ -156,6 +185,17 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     let cells = spec.expand(&filters)?;
     if cells.is_empty() {
         bail!("no cell matches the filters");
+    }
+    let total_cells = cells.len();
+    let cells = match args.shard {
+        Some(s) => s.select(&cells),
+        None => cells,
+    };
+    if cells.is_empty() {
+        bail!(
+            "shard {} of {total_cells} cells is empty: use at most {total_cells} shards",
+            args.shard.map_or(String::new(), |s| s.to_string())
+        );
     }
     let used =
         |role: fn(&Cell) -> &String| cells.iter().map(role).cloned().collect::<BTreeSet<_>>();
@@ -203,10 +243,11 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     let matrix_dir = root.join("target/matrix");
     // A --server-cmd run keeps its own certificates and cell directories, so it never
     // clears the last full run's.
-    let work_dir = if custom.is_some() {
-        matrix_dir.join("custom")
-    } else {
-        matrix_dir.clone()
+    let work_dir = match (&custom, args.shard) {
+        (Some(_), _) => matrix_dir.join("custom"),
+        // Shards may run side by side on one machine: each its own directory.
+        (None, Some(s)) => matrix_dir.join("shards").join(s.dir_name()),
+        (None, None) => matrix_dir.clone(),
     };
     let certs = issue_certs(&work_dir.join("certs"), &cells)?;
     let cells_dir = work_dir.join("cells");
@@ -290,8 +331,32 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
         jobs,
         peers: peers_meta,
     };
+    if let Some(shard) = args.shard {
+        let file = ShardFile {
+            schema: SHARD_SCHEMA.into(),
+            definition_sha256: definition_sha256(&matrix_toml, &filters),
+            filters: filters.clone(),
+            shard,
+            total_cells,
+            meta: meta.clone(),
+            results: results.clone(),
+        };
+        fs::create_dir_all(&work_dir)?;
+        fs::write(
+            work_dir.join("shard.json"),
+            serde_json::to_string(&file)? + "\n",
+        )?;
+        eprintln!(
+            "matrix: shard {shard}: {} of {total_cells} cells; wrote {}/shard.json (merge all {}: `cargo xtask matrix merge target/matrix/shards/*`)",
+            results.len(),
+            work_dir.display(),
+            shard.count
+        );
+    }
     let out = if custom.is_some() {
         Outputs::Custom
+    } else if let Some(s) = args.shard {
+        Outputs::Shard(s)
     } else if filters.is_empty() {
         Outputs::Full
     } else {
@@ -309,6 +374,8 @@ enum Outputs {
     Partial,
     /// `--server-cmd`: `target/matrix/custom/`.
     Custom,
+    /// `--shard I/N`: `target/matrix/shards/I-of-N/`.
+    Shard(ShardSpec),
 }
 
 /// `PEER capabilities` once per distinct command.
@@ -384,6 +451,7 @@ fn write_outputs(
         Outputs::Full => root.join("target/matrix"),
         Outputs::Partial => root.join("target/matrix/partial"),
         Outputs::Custom => root.join("target/matrix/custom"),
+        Outputs::Shard(s) => root.join("target/matrix/shards").join(s.dir_name()),
     };
     fs::create_dir_all(&dir)?;
     fs::write(dir.join("matrix.txt"), &table)?;
@@ -434,19 +502,50 @@ fn write_outputs(
             "matrix: wrote target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md, {RECORDED_ANSWERS}"
         );
     } else {
-        let sub = if out == Outputs::Custom {
-            "custom"
-        } else {
-            "partial"
+        let (kind, sub) = match out {
+            Outputs::Custom => ("--server-cmd".to_string(), "custom".to_string()),
+            Outputs::Shard(s) => (format!("shard {s}"), format!("shards/{}", s.dir_name())),
+            _ => ("filtered".to_string(), "partial".to_string()),
         };
         eprintln!(
-            "matrix: {} run: wrote target/matrix/{sub}/{{matrix.txt,report.json,junit.xml}} (docs and the full report are left as they were)",
-            if sub == "custom" {
-                "--server-cmd"
-            } else {
-                "filtered"
-            }
+            "matrix: {kind} run: wrote target/matrix/{sub}/{{matrix.txt,report.json,junit.xml}} (docs and the full report are left as they were)"
         );
     }
     Ok(())
+}
+
+/// `cargo xtask matrix merge DIR...`: the shards of one run, joined and rendered as that run.
+fn merge(args: &MergeArgs) -> Result<()> {
+    let root = project_root();
+    let mut files = Vec::new();
+    for path in &args.shards {
+        let file = if path.is_dir() {
+            path.join("shard.json")
+        } else {
+            path.clone()
+        };
+        let text = fs::read_to_string(&file).with_context(|| {
+            format!(
+                "no shard at {}: pass the directories `cargo xtask matrix --shard I/N` wrote (target/matrix/shards/I-of-N)",
+                file.display()
+            )
+        })?;
+        let shard: ShardFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a shard file", file.display()))?;
+        files.push((file.display().to_string(), shard));
+    }
+    let matrix_toml = fs::read_to_string(root.join("xtask/matrix.toml"))?;
+    let spec = MatrixSpec::parse(&matrix_toml)?;
+    let filters = files
+        .first()
+        .map(|(_, f)| f.filters.clone())
+        .unwrap_or_default();
+    let cells = spec.expand(&filters)?;
+    let (results, meta) = shard::merge(files, &cells, &definition_sha256(&matrix_toml, &filters))?;
+    let out = if filters.is_empty() {
+        Outputs::Full
+    } else {
+        Outputs::Partial
+    };
+    write_outputs(&root, &spec, &results, &meta, out)
 }

@@ -11,7 +11,7 @@ use regex::Regex;
 use serde::Serialize;
 
 /// A classified cause: full text for reports, a short label for table cells.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Cause {
     /// e.g. `tls: peer rejected P-521 signature`.
     pub text: String,

@@ -50,7 +50,7 @@ pub struct PeerSpec {
 }
 
 /// One pairing under one crypto configuration and transport.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Cell {
     /// Client peer name.
     pub client: String,
@@ -101,7 +101,7 @@ impl Cell {
 }
 
 /// Comma-list filters from the command line; an empty list keeps everything.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filters {
     /// `--client`.
     pub client: Vec<String>,

@@ -26,6 +26,7 @@ pub mod pool;
 pub mod render;
 pub mod runner;
 pub mod script;
+pub mod shard;
 pub mod verdict;
 
 use capabilities::Capabilities;
@@ -33,6 +34,7 @@ use cells::Cell;
 use verdict::Judgement;
 
 /// One cell's result with its bookkeeping.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CellResult {
     /// The cell.
     pub cell: Cell,
@@ -49,6 +51,7 @@ pub struct CellResult {
 }
 
 /// Facts about the run for the outputs.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunMeta {
     /// The command line.
     pub command: String,

@@ -56,7 +56,7 @@ pub enum Verdict {
 }
 
 /// Everything decided about one cell.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Judgement {
     /// The result.
     pub verdict: Verdict,
