@@ -110,8 +110,13 @@ pub fn run(args: &TestArgs) -> Result<()> {
     });
     // After the examples stage: the probe test also probes go-plugin's own example plugin.
     stage(
-        "soup probe / call / --keylog, matrix --server-cmd and --shard on the real peers",
-        &|| ignored_xtask_tests(&root, &["probe", "keylog", "server_cmd", "shards"]),
+        "soup probe / call / --keylog, matrix --server-cmd and --shard on the real peers, actionlint",
+        &|| {
+            ignored_xtask_tests(
+                &root,
+                &["probe", "keylog", "server_cmd", "shards", "workflows"],
+            )
+        },
     );
     stage(
         "soup conformance on every plugin (cargo xtask conformance)",
