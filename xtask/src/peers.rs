@@ -7,7 +7,9 @@
 //!   bench into `target/peers/bin/soup-go-bench-broker`, and of the Terraform provider built
 //!   on terraform-plugin-framework (its own module, `go/terraform-provider-soupkv`) into
 //!   `target/peers/bin/terraform-provider-soupkv` (modules fetched by the Go toolchain);
-//! - python: a venv in `target/peers/venv` with `python/peer/requirements*.txt`.
+//! - python: a venv in `target/peers/venv` with `python/peer/requirements*.txt`;
+//! - python-rs: the binding's abi3 manylinux wheel (`maturin build --release`, into
+//!   `target/wheels/dist/`), installed into that venv.
 //!
 //! Go and Python are skipped when a stamp file under `target/peers/stamps/` holds the hash
 //! of every input (sources, pins, tool version), so a second run is quick. A missing tool is
@@ -213,9 +215,11 @@ fn build_python(root: &Path) -> Result<()> {
     stamp.write()
 }
 
-/// Installs the Python binding (`pip install ./python`: maturin builds the Rust host as
-/// `soup_rpc._native`) into the peers' venv, where the `python-rs` client and the
-/// binding's pytest suite run. Skipped when none of its inputs changed.
+/// Builds the Python binding's wheel (`maturin build --release`: an abi3 manylinux wheel
+/// in `target/wheels/dist/`, the file a user would install) and installs that wheel into
+/// the peers' venv, where the `python-rs` client runs; the binding's pytest suite installs
+/// the same file into a fresh venv (`cargo xtask test`). Skipped when none of its inputs
+/// changed and the wheel is there.
 fn build_python_rs(root: &Path) -> Result<()> {
     let venv_python = root.join("target/peers/venv/bin/python");
     let inputs: Vec<PathBuf> = [
@@ -236,16 +240,73 @@ fn build_python_rs(root: &Path) -> Result<()> {
     .collect();
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let stamp = Stamp::new(root, "python-rs", &inputs, "")?;
-    if stamp.is_fresh() {
+    if stamp.is_fresh() && built_wheel(root).is_ok() {
         eprintln!("peers: python-rs: up to date (soup_rpc in target/peers/venv)");
         return Ok(());
     }
-    eprintln!("peers: python-rs: pip install ./python (maturin builds soup_rpc._native)");
-    cmd!(&venv_python, "-m", "pip", "install", "--quiet", "./python")
-        .dir(root)
-        .run()
-        .context("building and installing the Python binding (pip install ./python) failed")?;
+    let dist = root.join(WHEEL_DIR);
+    if dist.exists() {
+        fs::remove_dir_all(&dist)?;
+    }
+    eprintln!("peers: python-rs: maturin build --release --out {WHEEL_DIR} (in python/)");
+    cmd!(
+        root.join("target/peers/venv/bin/maturin"),
+        "build",
+        "--release",
+        "--out",
+        &dist
+    )
+    .dir(root.join("python"))
+    .run()
+    .context("building the Python binding's wheel (maturin build --release, in python/) failed")?;
+    let wheel = built_wheel(root)?;
+    eprintln!("peers: python-rs: pip install {}", wheel.display());
+    cmd!(
+        &venv_python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--force-reinstall",
+        "--no-deps",
+        &wheel
+    )
+    .run()
+    .context("installing the Python binding's wheel into target/peers/venv failed")?;
     stamp.write()
+}
+
+/// Where `maturin build` puts the binding's wheel.
+const WHEEL_DIR: &str = "target/wheels/dist";
+
+/// The binding's wheel `cargo xtask peers` built: one `soup_rpc-*-abi3-manylinux*.whl`.
+pub fn built_wheel(root: &Path) -> Result<PathBuf> {
+    let dir = root.join(WHEEL_DIR);
+    let wheels: Vec<PathBuf> = fs::read_dir(&dir)
+        .with_context(|| {
+            format!(
+                "no wheel directory {}: run `cargo xtask peers`",
+                dir.display()
+            )
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    let [wheel] = wheels.as_slice() else {
+        bail!(
+            "expected one wheel in {}, found {}: run `cargo xtask peers --only python-rs`",
+            dir.display(),
+            wheels.len()
+        );
+    };
+    let name = wheel.file_name().unwrap_or_default().to_string_lossy();
+    if !(name.starts_with("soup_rpc-") && name.contains("-abi3-") && name.contains("manylinux")) {
+        bail!(
+            "{name} is not an abi3 manylinux wheel of soup_rpc (maturin build --release should make one)"
+        );
+    }
+    Ok(wheel.clone())
 }
 
 /// `python/peer/requirements*.txt`, sorted so the stamp is stable.

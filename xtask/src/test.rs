@@ -82,10 +82,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
     });
     for (name, dir) in [
         ("pytest (python peer)", "python/peer"),
-        ("pytest (python binding)", "python/tests"),
+        (
+            "pytest (python binding, its wheel in a fresh venv)",
+            "python/tests",
+        ),
     ] {
         stage(name, &|| {
-            let python = root.join("target/peers/venv/bin/python");
+            let python = if dir == "python/tests" {
+                wheel_venv(&root)?
+            } else {
+                root.join("target/peers/venv/bin/python")
+            };
             let out = cmd!(python, "-m", "pytest", "-q", dir)
                 .dir(&root)
                 .unchecked()
@@ -247,6 +254,44 @@ fn fuzz_bounded(root: &Path) -> Result<()> {
         bail!("fuzz target(s) failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// A new venv, `target/wheel-venv`, with the binding's built wheel (not the source tree)
+/// and the pinned peer requirements the binding's tests use; returns its python.
+fn wheel_venv(root: &Path) -> Result<std::path::PathBuf> {
+    let wheel = crate::peers::built_wheel(root)?;
+    let venv = root.join("target/wheel-venv");
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv)?;
+    }
+    status(cmd!("python3", "-m", "venv", &venv)).context("python3 -m venv target/wheel-venv")?;
+    let python = venv.join("bin/python");
+    status(
+        cmd!(
+            &python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-r",
+            root.join("python/peer/requirements.txt"),
+            &wheel
+        )
+        .dir(root),
+    )
+    .with_context(|| format!("installing {} into target/wheel-venv", wheel.display()))?;
+    // The tests must import the installed wheel, never python/soup_rpc.
+    let imported = cmd!(
+        &python,
+        "-c",
+        "import soup_rpc._native as n; print(n.__file__)"
+    )
+    .dir(root)
+    .read()?;
+    if !imported.starts_with(&venv.display().to_string()) {
+        bail!("target/wheel-venv imports soup_rpc from {imported}, not from the installed wheel");
+    }
+    Ok(python)
 }
 
 /// Free space below which `cargo xtask test` warns: about what a cold run writes.
