@@ -45,15 +45,16 @@ pub fn run(args: &TestArgs) -> Result<()> {
         }
     }
     let before = peer_processes(&root);
-    let mut results: Vec<(&str, Result<()>)> = Vec::new();
+    let mut results: Vec<(&str, Result<()>, std::time::Duration)> = Vec::new();
     let mut stage = |name: &'static str, f: &dyn Fn() -> Result<()>| {
         eprintln!("\n==> {name}");
+        let started = std::time::Instant::now();
         let r = f();
         match &r {
             Ok(()) => eprintln!("==> {name}: passed"),
             Err(e) => eprintln!("==> {name}: FAILED: {e:#}"),
         }
-        results.push((name, r));
+        results.push((name, r, started.elapsed()));
     };
 
     stage("peers", &|| crate::peers::build(&crate::peers::BUILDABLE));
@@ -167,12 +168,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
         }
     });
 
-    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
-    // The summary is what a truncated CI log still shows: each failure with its reason.
-    for (name, r) in &results {
+    let failed = results.iter().filter(|(_, r, _)| r.is_err()).count();
+    // The summary is what a truncated CI log still shows: each stage's time, each
+    // failure with its reason.
+    for (name, r, took) in &results {
+        let took = format!("{:>4}s", took.as_secs());
         match r {
-            Ok(()) => eprintln!("ok     {name}"),
-            Err(e) => eprintln!("FAILED {name}: {}", indent_after_first(&format!("{e:#}"))),
+            Ok(()) => eprintln!("ok     {took}  {name}"),
+            Err(e) => eprintln!(
+                "FAILED {took}  {name}: {}",
+                indent_after_first(&format!("{e:#}"))
+            ),
         }
     }
     if failed > 0
