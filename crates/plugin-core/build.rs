@@ -1,7 +1,7 @@
 //! Compiles go-plugin's internal protos (controller, stdio, broker) with protox, so a
 //! fresh machine needs no system `protoc`.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto");
+    let proto_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
     let files: Vec<String> = [
         "grpc_controller.proto",
         "grpc_stdio.proto",

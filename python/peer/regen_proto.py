@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate peerlib/gen/kv_pb2*.py from proto/kv.proto with grpcio-tools' bundled protoc.
+"""Regenerate peerlib/gen/kv_pb2*.py from crates/kv-proto/proto/kv.proto with grpcio-tools' bundled protoc.
 
 Run from anywhere with the dev venv:
     target/peers/venv/bin/python python/peer/regen_proto.py
@@ -12,7 +12,7 @@ import sys
 from grpc_tools import protoc
 
 HERE = pathlib.Path(__file__).resolve().parent
-PROTO_DIR = HERE.parent.parent / "proto"
+PROTO_DIR = HERE.parent.parent / "crates" / "kv-proto" / "proto"
 
 
 def main() -> int:

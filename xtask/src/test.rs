@@ -122,7 +122,15 @@ pub fn run(args: &TestArgs) -> Result<()> {
         &|| {
             ignored_xtask_tests(
                 &root,
-                &["probe", "keylog", "server_cmd", "shards", "workflows"],
+                &[
+                    "probe",
+                    "keylog",
+                    "server_cmd",
+                    "shards",
+                    "workflows",
+                    "install",
+                    "publish",
+                ],
             )
         },
     );

@@ -285,7 +285,7 @@ fn call_returns_json_and_names_what_is_wrong() {
             .status
             .success()
     );
-    for extra in [&[][..], &["--proto", "proto/kv.proto"][..]] {
+    for extra in [&[][..], &["--proto", "crates/kv-proto/proto/kv.proto"][..]] {
         let out = kv("/proto.KV/Get", r#"{"key": "k"}"#, extra);
         assert!(
             out.status.success(),

@@ -506,7 +506,7 @@ mod tests {
     fn json_errors_name_the_field_and_the_type() {
         let pool = pool_from_protos(&[std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../proto/kv.proto"
+            "/../kv-proto/proto/kv.proto"
         ))])
         .unwrap();
         let m = find_method(&pool, "proto.KV", "Get").unwrap();
