@@ -82,16 +82,10 @@ impl Side {
     }
 }
 
-/// The contract's key type name for any accepted alias (`P-384` → `ec-p384`).
+/// The contract's key type name for any accepted alias (`P-384` → `ec-p384`,
+/// `peer-contract/key-types.json`); another name, lowercased.
 pub fn canonical_key(name: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "ec-p256" | "secp256r1" | "p-256" | "prime256v1" => "ec-p256".into(),
-        "ec-p384" | "secp384r1" | "p-384" => "ec-p384".into(),
-        "ec-p521" | "secp521r1" | "p-521" => "ec-p521".into(),
-        "rsa-2048" | "rsa2048" => "rsa-2048".into(),
-        "rsa-4096" | "rsa4096" => "rsa-4096".into(),
-        other => other.into(),
-    }
+    soup_peer_contract::canonical_key(name).map_or_else(|| name.to_ascii_lowercase(), str::to_owned)
 }
 
 /// Why a cell cannot be run, from the client's and the server's capabilities.

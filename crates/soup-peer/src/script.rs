@@ -240,10 +240,12 @@ pub fn steps(client_language: &str) -> Vec<Step> {
 
 /// `put-ascii`, the KV script's first step (the `get` and `hold` scripts start with it).
 fn put_ascii() -> Step {
-    steps("")
-        .into_iter()
-        .find(|s| s.name == "put-ascii")
-        .expect("the KV script has put-ascii")
+    let st = soup_peer_contract::kv_script()
+        .iter()
+        .find(|s| s.step == "put-ascii")
+        .expect("the KV script has put-ascii");
+    let value = st.value.as_ref().map_or_else(Vec::new, |v| v.bytes(""));
+    put(st.step.clone(), st.key.clone(), value)
 }
 
 #[cfg(test)]
