@@ -18,7 +18,6 @@ import (
 	"os"
 
 	"github.com/soup-rpc/soup-rpc/go/internal/capabilities"
-	"github.com/soup-rpc/soup-rpc/go/internal/client"
 	"github.com/soup-rpc/soup-rpc/go/internal/server"
 )
 
@@ -57,9 +56,9 @@ func run(args []string) int {
 		}
 		return 0
 	case "client":
-		return client.Main(args[1:], os.Stdin, os.Stdout, os.Stderr)
+		return clientMain(args[1:])
 	case "bench":
-		return client.BenchMain(args[1:], os.Stdout, os.Stderr)
+		return benchMain(args[1:])
 	case "capabilities":
 		if len(args) > 1 {
 			fmt.Fprintln(os.Stderr, "soup-go capabilities takes no arguments")

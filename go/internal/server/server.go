@@ -294,7 +294,7 @@ func (p *KVPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.C
 
 // KVServer implements proto.KV on a kvstore.Store.
 type KVServer struct {
-	kvproto.UnimplementedKVServer
+	unimplementedKV
 	Store   *kvstore.Store
 	TLSMode string
 	Logger  hclog.Logger
