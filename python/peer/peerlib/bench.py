@@ -155,7 +155,7 @@ class Hosted:
         self.stub: Any = None
 
     async def start(self) -> None:
-        from .gen import kv_pb2_grpc
+        from .kvgen import kv_pb2_grpc
 
         await self.client.start()
         self.stub = kv_pb2_grpc.KVStub(self.client.grpc_channel)
@@ -187,7 +187,7 @@ class Hosted:
 
 
 async def _bench(args: BenchArgs) -> dict[str, Any]:
-    from .gen import kv_pb2
+    from .kvgen import kv_pb2
 
     async def launch() -> Hosted:
         h = Hosted(args)

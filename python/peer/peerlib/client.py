@@ -332,6 +332,19 @@ def run(args: ClientArgs) -> int:
     for name in OWNED:
         os.environ.pop(name, None)
     os.environ.update(host_environment(args))
+    try:
+        # Imported after host_environment (pyvider reads it at import). On releases outside
+        # pyvider's constraints (python/peer/versions/grpcio-1.56.txt) pyvider's own generated
+        # code refuses to load: that is the result, a failure of this host (stage
+        # "internal"), not a cell it cannot express ("unsupported" would make it n/a).
+        import pyvider.rpcplugin  # noqa: F401
+    except Exception as e:  # noqa: BLE001
+        doc = report.build(requested=requested, observed=_empty_observed(), steps=[], exit_info=None,
+                           timings={"spawn_to_handshake_ms": None, "handshake_to_first_rpc_ms": None,
+                                    "total_ms": _ms(t0, time.monotonic())},
+                           error={"stage": "internal",
+                                  "message": f"pyvider-rpcplugin does not load: {type(e).__name__}: {e}"})
+        return _emit(doc)
     # Not asyncio.run(): its executor shutdown would join pyvider's threads still blocked
     # reading pipes that a plugin's own children may hold open. The caller exits the
     # process right after the report (soup_peer.py uses os._exit).

@@ -6,7 +6,7 @@ import logging
 import grpc
 
 from . import probe
-from .gen import kv_pb2, kv_pb2_grpc
+from .kvgen import kv_pb2, kv_pb2_grpc
 from .store import FileStore, KeyNotFound
 
 log = logging.getLogger("soup_peer.kv")

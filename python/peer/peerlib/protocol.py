@@ -5,7 +5,7 @@ from typing import Any
 
 from pyvider.rpcplugin.protocol.base import RPCPluginProtocol
 
-from .gen import kv_pb2, kv_pb2_grpc
+from .kvgen import kv_pb2, kv_pb2_grpc
 
 
 class KVProtocol(RPCPluginProtocol[Any, Any]):

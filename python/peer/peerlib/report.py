@@ -9,7 +9,11 @@ SCHEMA = "soup-rpc/peer-report/v1"
 def implementation() -> str:
     from importlib.metadata import version
 
-    return f"pyvider-rpcplugin {version('pyvider-rpcplugin')}, grpcio {version('grpcio')}"
+    from .kvgen import LEGACY
+
+    stubs = ", KV stubs peerlib/gen_legacy" if LEGACY else ""
+    return (f"pyvider-rpcplugin {version('pyvider-rpcplugin')}, grpcio {version('grpcio')}, "
+            f"protobuf {version('protobuf')}{stubs}")
 
 
 def plugin_exit(returncode: int | None, *, host_terminated: bool) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from .contract import kv_script, value_bytes
-from .gen import kv_pb2, kv_pb2_grpc
+from .kvgen import kv_pb2, kv_pb2_grpc
 
 #: statuses that mean the connection itself is gone: the rest of the script is not run
 TRANSPORT_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
