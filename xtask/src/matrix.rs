@@ -24,6 +24,7 @@ use soup_conformance::cells::{self, Cell, Filters, MatrixSpec};
 use soup_conformance::certs::{self, CertSet};
 use soup_conformance::shard::{self, SHARD_SCHEMA, ShardFile, ShardSpec, definition_sha256};
 use soup_conformance::verdict::{self, IssuedLeaves, Judgement, Verdict};
+use soup_conformance::versions::{self, Release, VersionsSpec};
 use soup_conformance::{CellResult, RunMeta, outputs, pool, render, runner};
 
 /// Flags of `cargo xtask matrix`.
@@ -71,6 +72,12 @@ pub struct MatrixArgs {
     /// target/matrix/shards/I-of-N/ only; `cargo xtask matrix merge` joins the N shards.
     #[arg(long, value_name = "I/N", conflicts_with_all = ["server_cmd", "faults_only", "fault"])]
     pub shard: Option<ShardSpec>,
+    /// Older releases of the peers' libraries to cross in (xtask/versions.toml): `all`,
+    /// release names (`go@v1.6.3`), version prefixes (`go@v1.6`) or peers (`python`);
+    /// default `newest` (matrix.toml's peers only). Each release runs against the newest
+    /// release of every other peer; an unfiltered run also writes target/matrix/versions/.
+    #[arg(long, value_delimiter = ',', value_name = "RELEASES")]
+    pub versions: Vec<String>,
     /// `merge`.
     #[command(subcommand)]
     pub action: Option<MatrixAction>,
@@ -133,6 +140,7 @@ pub fn run(args: &MatrixArgs) -> Result<()> {
     }
     let unfiltered = args.server_cmd.is_none()
         && args.shard.is_none()
+        && (args.versions.is_empty() || args.versions == ["newest"])
         && args.client.is_empty()
         && args.server.is_empty()
         && args.tls.is_empty()
@@ -152,12 +160,21 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     let root = project_root();
     let matrix_toml = fs::read_to_string(root.join("xtask/matrix.toml"))?;
     let mut spec = MatrixSpec::parse(&matrix_toml)?;
+    let versions_toml = fs::read_to_string(root.join(VERSIONS_TOML))?;
+    let versions = parse_versions(&spec, &versions_toml)?;
+    if args.server_cmd.is_some() && !args.versions.is_empty() {
+        bail!(
+            "--versions and --server-cmd do not combine: a --server-cmd run is of your plugin, not of releases"
+        );
+    }
+    let releases = versions.select(&args.versions)?;
     let mut filters = Filters {
         client: args.client.clone(),
         server: args.server.clone(),
         tls: args.tls.clone(),
         key: args.key.clone(),
         transport: args.transport.clone(),
+        versions: releases.iter().map(|r| r.name()).collect(),
     };
     let custom = match &args.server_cmd {
         Some(cmd) => {
@@ -182,7 +199,7 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
         None => None,
     };
     let resolve = |argv: &[String]| resolve(&root, argv);
-    let cells = spec.expand(&filters)?;
+    let cells = spec.expand_with(&filters, &releases)?;
     if cells.is_empty() {
         bail!("no cell matches the filters");
     }
@@ -200,23 +217,48 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     let used =
         |role: fn(&Cell) -> &String| cells.iter().map(role).cloned().collect::<BTreeSet<_>>();
     let (clients, servers) = (used(|c| &c.client), used(|c| &c.server));
+    let release_of = |name: &str| releases.iter().find(|r| r.name() == name).copied();
     if !args.no_build {
-        let to_build: BTreeSet<&str> = clients.iter().chain(&servers).map(String::as_str).collect();
+        let to_build: BTreeSet<&str> = clients
+            .iter()
+            .chain(&servers)
+            .map(|p| versions::split(p).0)
+            .collect();
         crate::peers::build(&to_build.into_iter().collect::<Vec<_>>())?;
+        let used: Vec<&Release> = clients
+            .iter()
+            .chain(&servers)
+            .filter_map(|p| release_of(p))
+            .collect::<Vec<_>>();
+        let mut unique: Vec<&Release> = Vec::new();
+        for r in used {
+            if !unique.contains(&r) {
+                unique.push(r);
+            }
+        }
+        crate::peers::build_releases(&unique)?;
     }
 
     let mut argvs: BTreeMap<(String, &str), Vec<String>> = BTreeMap::new();
     for (set, role) in [(&clients, "client"), (&servers, "server")] {
         for peer in set {
+            let base = versions::split(peer).0;
             let prefix = match role {
-                "client" => spec.peers[peer].client.as_ref(),
-                _ => spec.peers[peer].server.as_ref(),
+                "client" => spec.peers[base].client.as_ref(),
+                _ => spec.peers[base].server.as_ref(),
             }
-            .with_context(|| format!("peer {peer} has no {role} command in matrix.toml"))?;
-            let argv = resolve(prefix);
+            .with_context(|| format!("peer {base} has no {role} command in matrix.toml"))?;
+            let argv = match release_of(peer) {
+                Some(r) => resolve(&r.argv(prefix)?),
+                None => resolve(prefix),
+            };
             for arg in argv.iter().filter(|a| a.starts_with('/')) {
                 if !Path::new(arg).exists() {
-                    bail!("peer {peer} ({role}): {arg} does not exist; run `cargo xtask peers`");
+                    let build = match release_of(peer) {
+                        Some(r) => format!("cargo xtask peers --versions {}", r.name()),
+                        None => "cargo xtask peers".to_string(),
+                    };
+                    bail!("peer {peer} ({role}): {arg} does not exist; run `{build}`");
                 }
             }
             argvs.insert((peer.clone(), role), argv);
@@ -334,7 +376,7 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
     if let Some(shard) = args.shard {
         let file = ShardFile {
             schema: SHARD_SCHEMA.into(),
-            definition_sha256: definition_sha256(&matrix_toml, &filters),
+            definition_sha256: definition(&matrix_toml, &versions_toml, &filters),
             filters: filters.clone(),
             shard,
             total_cells,
@@ -359,10 +401,41 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
         Outputs::Shard(s)
     } else if filters.is_empty() {
         Outputs::Full
+    } else if filters.only_versions() {
+        Outputs::Versions {
+            all: releases.len() == versions.releases.len(),
+        }
     } else {
         Outputs::Partial
     };
-    write_outputs(&root, &spec, &results, &meta, out)
+    write_outputs(&root, &spec, &versions, &results, &meta, out)
+}
+
+/// The version axis' declaration (xtask/versions.toml), workspace-relative.
+const VERSIONS_TOML: &str = "xtask/versions.toml";
+
+/// The answers of the last `--versions all` run, for `soup validate --client-version` and
+/// the docs' per-version view (workspace-relative).
+const RECORDED_VERSIONS: &str = "crates/soup-cli/recorded-versions.json";
+
+fn parse_versions(spec: &MatrixSpec, text: &str) -> Result<VersionsSpec> {
+    let peers: BTreeSet<&str> = spec
+        .clients
+        .iter()
+        .chain(&spec.servers)
+        .map(String::as_str)
+        .collect();
+    VersionsSpec::parse(text, &peers.into_iter().collect::<Vec<_>>())
+}
+
+/// The definition a shard was cut from: matrix.toml and the filters, plus versions.toml
+/// when releases are crossed in.
+fn definition(matrix_toml: &str, versions_toml: &str, filters: &Filters) -> String {
+    if filters.versions.is_empty() {
+        definition_sha256(matrix_toml, filters)
+    } else {
+        definition_sha256(&format!("{matrix_toml}\n{versions_toml}"), filters)
+    }
 }
 
 /// Where a run's outputs go.
@@ -376,6 +449,13 @@ enum Outputs {
     Custom,
     /// `--shard I/N`: `target/matrix/shards/I-of-N/`.
     Shard(ShardSpec),
+    /// `--versions` and no other filter: the newest cells as a full run, every cell in
+    /// `target/matrix/versions/`; with every release (`all`) also the recorded answers and
+    /// the docs' per-version view.
+    Versions {
+        /// Every declared release ran.
+        all: bool,
+    },
 }
 
 /// `PEER capabilities` once per distinct command.
@@ -431,20 +511,79 @@ fn issue_certs(dir: &Path, cells: &[Cell]) -> Result<BTreeMap<String, CertSet>> 
 
 /// A full run writes `target/matrix/` and the docs page; a filtered run writes
 /// `target/matrix/partial/` only, so it can neither stand in for the full matrix in the
-/// docs nor trip the snapshot test.
+/// docs nor trip the snapshot test. A `--versions` run is a full run of its newest cells
+/// plus `target/matrix/versions/`.
 fn write_outputs(
     root: &Path,
     spec: &MatrixSpec,
+    versions: &VersionsSpec,
     results: &[CellResult],
     meta: &RunMeta,
     out: Outputs,
 ) -> Result<()> {
+    if let Outputs::Versions { all } = out {
+        let newest: Vec<CellResult> = results
+            .iter()
+            .filter(|r| !r.cell.versioned())
+            .cloned()
+            .collect();
+        let mut newest_meta = meta.clone();
+        newest_meta.peers.retain(|name, _| !name.contains('@'));
+        let answers = outputs::recorded_answers(results, meta);
+        if all {
+            fs::write(
+                root.join(RECORDED_VERSIONS),
+                serde_json::to_string_pretty(&answers)? + "\n",
+            )?;
+        }
+        write_set(
+            root,
+            spec,
+            versions,
+            &newest,
+            &newest_meta,
+            Outputs::Full,
+            false,
+        )?;
+        return write_set(root, spec, versions, results, meta, out, true);
+    }
+    write_set(root, spec, versions, results, meta, out, true)
+}
+
+/// The per-version view of the docs: from the last `--versions all` run's answers.
+fn versions_view(root: &Path, versions: &VersionsSpec) -> String {
+    match fs::read_to_string(root.join(RECORDED_VERSIONS))
+        .ok()
+        .and_then(|t| serde_json::from_str::<outputs::RecordedAnswers>(&t).ok())
+    {
+        Some(answers) => soup_conformance::versions::markdown(&answers, versions),
+        None => format!(
+            "\n## Across releases\n\nNo `cargo xtask matrix --versions all` run is recorded ({RECORDED_VERSIONS} is missing).\n"
+        ),
+    }
+}
+
+fn write_set(
+    root: &Path,
+    spec: &MatrixSpec,
+    versions: &VersionsSpec,
+    results: &[CellResult],
+    meta: &RunMeta,
+    out: Outputs,
+    print: bool,
+) -> Result<()> {
     let full = out == Outputs::Full;
-    let rows: Vec<String> = spec
+    let mut rows: Vec<String> = spec
         .clients
         .iter()
         .flat_map(|c| spec.servers.iter().map(move |s| format!("{c}→{s}")))
         .collect();
+    for r in results {
+        let row = r.cell.row();
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
     let grid = render::Grid::new(results, &spec.columns(), &rows, &spec.transports);
     let table = render::text(&grid, results);
     let dir = match out {
@@ -452,6 +591,7 @@ fn write_outputs(
         Outputs::Partial => root.join("target/matrix/partial"),
         Outputs::Custom => root.join("target/matrix/custom"),
         Outputs::Shard(s) => root.join("target/matrix/shards").join(s.dir_name()),
+        Outputs::Versions { .. } => root.join("target/matrix/versions"),
     };
     fs::create_dir_all(&dir)?;
     fs::write(dir.join("matrix.txt"), &table)?;
@@ -463,12 +603,15 @@ fn write_outputs(
     if full {
         fs::write(
             root.join("docs/compatibility-matrix.md"),
-            render::markdown(&grid, results, meta),
+            render::markdown(&grid, results, meta) + &versions_view(root, versions),
         )?;
         fs::write(
             root.join(RECORDED_ANSWERS),
             serde_json::to_string_pretty(&outputs::recorded_answers(results, meta))? + "\n",
         )?;
+    }
+    if !print {
+        return Ok(());
     }
     print!("{table}");
 
@@ -497,20 +640,33 @@ fn write_outputs(
             leftovers.join(", ")
         );
     }
-    if full {
-        eprintln!(
-            "matrix: wrote target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md, {RECORDED_ANSWERS}"
-        );
-    } else {
-        let (kind, sub) = match out {
-            Outputs::Custom => ("--server-cmd".to_string(), "custom".to_string()),
-            Outputs::Shard(s) => (format!("shard {s}"), format!("shards/{}", s.dir_name())),
-            _ => ("filtered".to_string(), "partial".to_string()),
-        };
-        eprintln!(
-            "matrix: {kind} run: wrote target/matrix/{sub}/{{matrix.txt,report.json,junit.xml}} (docs and the full report are left as they were)"
-        );
-    }
+    let (kind, sub) = match out {
+        Outputs::Full => {
+            eprintln!(
+                "matrix: wrote target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md, {RECORDED_ANSWERS}"
+            );
+            return Ok(());
+        }
+        Outputs::Versions { all } => {
+            eprintln!(
+                "matrix: --versions run: wrote target/matrix/versions/{{matrix.txt,report.json,junit.xml}}; its newest cells, as a full run: target/matrix/{{matrix.txt,report.json,junit.xml}}, docs/compatibility-matrix.md, {RECORDED_ANSWERS}{}",
+                if all {
+                    format!(
+                        " and, every release having run, {RECORDED_VERSIONS} with the docs' per-version view"
+                    )
+                } else {
+                    " (the per-version view and its record need `--versions all`)".to_string()
+                }
+            );
+            return Ok(());
+        }
+        Outputs::Custom => ("--server-cmd".to_string(), "custom".to_string()),
+        Outputs::Shard(s) => (format!("shard {s}"), format!("shards/{}", s.dir_name())),
+        Outputs::Partial => ("filtered".to_string(), "partial".to_string()),
+    };
+    eprintln!(
+        "matrix: {kind} run: wrote target/matrix/{sub}/{{matrix.txt,report.json,junit.xml}} (docs and the full report are left as they were)"
+    );
     Ok(())
 }
 
@@ -540,12 +696,20 @@ fn merge(args: &MergeArgs) -> Result<()> {
         .first()
         .map(|(_, f)| f.filters.clone())
         .unwrap_or_default();
-    let cells = spec.expand(&filters)?;
-    let (results, meta) = shard::merge(files, &cells, &definition_sha256(&matrix_toml, &filters))?;
+    let versions_toml = fs::read_to_string(root.join(VERSIONS_TOML))?;
+    let versions = parse_versions(&spec, &versions_toml)?;
+    let releases = versions.select(&filters.versions)?;
+    let cells = spec.expand_with(&filters, &releases)?;
+    let definition = definition(&matrix_toml, &versions_toml, &filters);
+    let (results, meta) = shard::merge(files, &cells, &definition)?;
     let out = if filters.is_empty() {
         Outputs::Full
+    } else if filters.only_versions() {
+        Outputs::Versions {
+            all: releases.len() == versions.releases.len(),
+        }
     } else {
         Outputs::Partial
     };
-    write_outputs(&root, &spec, &results, &meta, out)
+    write_outputs(&root, &spec, &versions, &results, &meta, out)
 }

@@ -24,6 +24,7 @@ use duct::cmd;
 use sha2::{Digest, Sha256};
 
 use crate::project_root;
+use soup_conformance::versions::{Release, VersionsSpec};
 
 /// Flags of `cargo xtask peers`.
 #[derive(Args, Debug, Default)]
@@ -31,6 +32,13 @@ pub struct PeersArgs {
     /// Build only these peers (comma list of rust, go, python).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Also build older releases (xtask/versions.toml), each in target/peers/<peer>@<version>/:
+    /// `all`, release names (`go@v1.6.3`), version prefixes (`go@v1.6`) or peers (`python`).
+    #[arg(long, value_delimiter = ',', value_name = "RELEASES")]
+    pub versions: Vec<String>,
+    /// Read the releases from this file instead of xtask/versions.toml.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub versions_file: Option<PathBuf>,
 }
 
 /// The peers this command knows how to build.
@@ -38,12 +46,274 @@ pub const BUILDABLE: [&str; 4] = ["rust", "go", "python", "python-rs"];
 
 /// Runs `cargo xtask peers`.
 pub fn run(args: &PeersArgs) -> Result<()> {
+    let root = project_root();
+    // Releases first: a declaration or registry problem shows before minutes of building.
+    let releases_toml = args
+        .versions_file
+        .clone()
+        .unwrap_or_else(|| root.join("xtask/versions.toml"));
+    let text = fs::read_to_string(&releases_toml)
+        .with_context(|| format!("reading {}", releases_toml.display()))?;
+    let versions = VersionsSpec::parse(&text, &BUILDABLE)?;
+    let releases = versions.select(&args.versions)?;
     let wanted: Vec<&str> = if args.only.is_empty() {
         BUILDABLE.to_vec()
     } else {
         args.only.iter().map(String::as_str).collect()
     };
+    build_releases(&releases)?;
     build(&wanted)
+}
+
+/// Builds older releases of the Go and Python peers, each in `target/peers/<name>/`.
+pub fn build_releases(releases: &[&Release]) -> Result<()> {
+    let root = project_root();
+    for r in releases {
+        match (&r.modfile, &r.requirements) {
+            (Some(modfile), None) => build_go_release(&root, r, modfile)?,
+            (None, Some(req)) => build_python_release(&root, r, req)?,
+            _ => bail!("{}: needs exactly one of modfile or requirements", r.name()),
+        }
+    }
+    Ok(())
+}
+
+fn build_go_release(root: &Path, r: &Release, modfile: &str) -> Result<()> {
+    let go = require_tool(
+        "go",
+        "install Go 1.26 or newer (e.g. `apt-get install golang-go`, or the official tarball) and put `go` on PATH",
+    )?;
+    let modfile = root.join(modfile);
+    let text = fs::read_to_string(&modfile)
+        .with_context(|| format!("{}: reading its modfile {}", r.name(), modfile.display()))?;
+    let pinned = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("github.com/hashicorp/go-plugin "))
+        .map(|v| v.split_whitespace().next().unwrap_or(""))
+        .next();
+    if pinned != Some(r.version.as_str()) {
+        bail!(
+            "{}: {} requires go-plugin {}, not {}: fix the modfile or the release in xtask/versions.toml",
+            r.name(),
+            modfile.display(),
+            pinned.unwrap_or("(nothing)"),
+            r.version
+        );
+    }
+    let module = root.join("go");
+    let out = root.join(r.dir()).join("bin/soup-go");
+    let version = cmd!(&go, "version").read().context("`go version` failed")?;
+    let stamp = Stamp::new(
+        root,
+        &r.name(),
+        &[&module, &modfile],
+        &format!("{version} {:?}", r.tags),
+    )?;
+    if stamp.is_fresh() && out.exists() {
+        eprintln!("peers: {}: up to date ({})", r.name(), out.display());
+        return Ok(());
+    }
+    // Every module of the release's build list must be served: say which one is not.
+    let download = cmd!(
+        &go,
+        "mod",
+        "download",
+        "-json",
+        format!("-modfile={}", modfile.display())
+    )
+    .dir(&module)
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()?;
+    if !download.status.success() {
+        let refused = unserved_go_modules(
+            &String::from_utf8_lossy(&download.stdout),
+            &String::from_utf8_lossy(&download.stderr),
+        );
+        if refused.is_empty() {
+            bail!(
+                "{}: `go mod download -modfile={}` failed: {}",
+                r.name(),
+                modfile.display(),
+                String::from_utf8_lossy(&download.stderr).trim()
+            );
+        }
+        bail!(
+            "{}: the Go module proxy does not serve {}; change {} (and the release in xtask/versions.toml) to a version it serves (`go list -m -versions MODULE` lists them)",
+            r.name(),
+            refused.join("; "),
+            modfile.display()
+        );
+    }
+    let mut argv: Vec<String> = vec!["build".into(), format!("-modfile={}", modfile.display())];
+    if !r.tags.is_empty() {
+        argv.push(format!("-tags={}", r.tags.join(",")));
+    }
+    argv.extend([
+        "-o".into(),
+        out.display().to_string(),
+        "./cmd/soup-go".into(),
+    ]);
+    eprintln!("peers: {}: go {}", r.name(), argv.join(" "));
+    duct::cmd(&go, &argv)
+        .dir(&module)
+        .env("GOFLAGS", "-mod=readonly")
+        .run()
+        .with_context(|| format!("`go build` of soup-go for {} failed", r.name()))?;
+    stamp.write()
+}
+
+/// `module@version: error` for each module `go mod download -json` could not fetch: an
+/// entry with an `Error`, or (when loading the build list itself failed) the `go:` line on
+/// stderr naming the proxy's refusal.
+fn unserved_go_modules(json_stream: &str, stderr: &str) -> Vec<String> {
+    let mut out: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.contains(": reading https://"))
+        .map(|l| {
+            let l = l.trim().trim_start_matches("go: ");
+            let status = l.rsplit(": ").next().unwrap_or("");
+            match l.split_once(": reading ") {
+                Some((module, _)) => format!("{module} ({status})"),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    for v in serde_json::Deserializer::from_str(json_stream).into_iter::<serde_json::Value>() {
+        let Ok(v) = v else { break };
+        if let Some(err) = v.get("Error").and_then(|e| e.as_str()) {
+            let first = err.lines().collect::<Vec<_>>().join(" ");
+            out.push(first.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    out
+}
+
+fn build_python_release(root: &Path, r: &Release, requirements: &str) -> Result<()> {
+    let python = require_tool(
+        "python3",
+        "install Python 3.10 or newer with venv support (e.g. `apt-get install python3 python3-venv`)",
+    )?;
+    let req = root.join(requirements);
+    let text = fs::read_to_string(&req)
+        .with_context(|| format!("{}: reading its pins {}", r.name(), req.display()))?;
+    for needed in ["pyvider-rpcplugin==", "grpcio=="] {
+        if !text.lines().any(|l| l.trim().starts_with(needed)) {
+            bail!(
+                "{}: {} pins no {needed}VERSION; a release's pin list is complete (top-level and transitive)",
+                r.name(),
+                req.display()
+            );
+        }
+    }
+    let venv = root.join(r.dir()).join("venv");
+    let venv_python = venv.join("bin/python");
+    let version = cmd!(&python, "--version").read()?;
+    let stamp = Stamp::new(root, &r.name(), &[&req], &version)?;
+    if stamp.is_fresh() && venv_python.exists() {
+        eprintln!("peers: {}: up to date ({})", r.name(), venv.display());
+        return Ok(());
+    }
+    if venv.exists() {
+        fs::remove_dir_all(&venv)?;
+    }
+    eprintln!(
+        "peers: {}: {} -m venv {}",
+        r.name(),
+        python.display(),
+        venv.display()
+    );
+    cmd!(&python, "-m", "venv", &venv)
+        .run()
+        .context("creating the venv failed")?;
+    eprintln!(
+        "peers: {}: pip install --no-deps -r {}",
+        r.name(),
+        req.display()
+    );
+    let install = cmd!(
+        &venv_python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-r",
+        &req
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()?;
+    if !install.status.success() {
+        // No half-made venv is left to look built.
+        let _ = fs::remove_dir_all(root.join(r.dir()));
+        let stderr = String::from_utf8_lossy(&install.stderr);
+        if let Some(pin) = unserved_python_pin(&stderr) {
+            bail!(
+                "{}: PyPI serves no wheel for {pin} (pip: {}); change {} to a release it serves (`pip index versions NAME` lists them)",
+                r.name(),
+                stderr
+                    .lines()
+                    .filter(|l| l.starts_with("ERROR"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                req.display()
+            );
+        }
+        bail!(
+            "{}: pip install -r {} failed:
+{stderr}",
+            r.name(),
+            req.display()
+        );
+    }
+    let check = cmd!(&venv_python, "-m", "pip", "check")
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()?;
+    let report = String::from_utf8_lossy(&check.stdout);
+    let unexpected: Vec<&str> = report
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !r.pip_check_conflicts.iter().any(|c| l.contains(c.as_str())))
+        .collect();
+    if !check.status.success() && !unexpected.is_empty() {
+        let _ = fs::remove_dir_all(root.join(r.dir()));
+        bail!(
+            "{}: {} is not a consistent set (pip check):\n{}\n(a conflict installed on purpose goes in the release's pip_check_conflicts in xtask/versions.toml)",
+            r.name(),
+            req.display(),
+            unexpected.join("\n")
+        );
+    }
+    if check.status.success() && !r.pip_check_conflicts.is_empty() {
+        let _ = fs::remove_dir_all(root.join(r.dir()));
+        bail!(
+            "{}: `pip check` finds none of the conflicts xtask/versions.toml declares ({}): drop pip_check_conflicts",
+            r.name(),
+            r.pip_check_conflicts.join("; ")
+        );
+    }
+    if !check.status.success() {
+        eprintln!(
+            "peers: {}: installed outside its declared constraints, as xtask/versions.toml says: {}",
+            r.name(),
+            report.lines().collect::<Vec<_>>().join("; ")
+        );
+    }
+    stamp.write()
+}
+
+/// The pin pip could not find (`No matching distribution found for grpcio==1.99.0`).
+fn unserved_python_pin(stderr: &str) -> Option<String> {
+    stderr.lines().find_map(|l| {
+        l.split_once("No matching distribution found for ")
+            .map(|(_, pin)| pin.trim().to_string())
+    })
 }
 
 /// Builds the named peers (`python-rs` rides on the python venv).

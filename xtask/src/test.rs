@@ -118,7 +118,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     });
     // After the examples stage: the probe test also probes go-plugin's own example plugin.
     stage(
-        "soup probe / call / --keylog, matrix --server-cmd and --shard on the real peers, actionlint",
+        "soup probe / call / --keylog, matrix --server-cmd, --shard and --versions on the real peers, actionlint",
         &|| {
             ignored_xtask_tests(
                 &root,
@@ -127,6 +127,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
                     "keylog",
                     "server_cmd",
                     "shards",
+                    "versions",
                     "workflows",
                     "install",
                     "publish",
@@ -218,7 +219,7 @@ fn ignored_xtask_tests(root: &Path, tests: &[&str]) -> Result<()> {
 /// The cargo-fuzz targets in `fuzz/` (fuzz/README.md).
 const FUZZ_TARGETS: [&str; 4] = ["handshake_line", "env_contract", "hclog", "reattach"];
 
-/// Runs each fuzz target for 20 s, installing cargo-fuzz first on a clean machine. An
+/// Runs each fuzz target for 12 s, installing cargo-fuzz first on a clean machine. An
 /// unoptimised build without sanitizer, which compiles in half the time of cargo-fuzz's
 /// default; RUSTC_BOOTSTRAP lets stable rustc take its `-Z` flags.
 fn fuzz_bounded(root: &Path) -> Result<()> {
@@ -252,7 +253,7 @@ fn fuzz_bounded(root: &Path) -> Result<()> {
                 "none",
                 target,
                 "--",
-                "-max_total_time=20",
+                "-max_total_time=12",
                 "-timeout=10"
             );
             match status_with_tail(run.dir(&dir).env("RUSTC_BOOTSTRAP", "1")) {

@@ -13,6 +13,7 @@ use soup_client::KeyType;
 use soup_conformance::outputs::{Answer, read_answers};
 use soup_conformance::peer_report;
 use soup_conformance::verdict::Verdict;
+use soup_conformance::versions::VersionsSpec;
 
 /// Arguments of `soup validate`.
 #[derive(clap::Args)]
@@ -39,15 +40,65 @@ pub struct ValidateArgs {
     /// Run the pairing live (its recorded command) instead of only reading the record.
     #[arg(long)]
     pub probe: bool,
+    /// The client's release on the matrix's version axis (xtask/versions.toml): `v1.6.3`
+    /// for go (go-plugin), `grpcio-1.56`, `1.56` or `pyvider-0.4` for python; a prefix
+    /// that names one release is enough. Default: the newest.
+    #[arg(long, value_name = "VERSION")]
+    pub client_version: Option<String>,
+    /// The server's release, as --client-version.
+    #[arg(long, value_name = "VERSION")]
+    pub server_version: Option<String>,
 }
 
 /// The answers of the last full `cargo xtask matrix` run (verdicts and causes only).
 const RECORDED: &str = include_str!("../recorded-matrix.json");
 
-fn find<'a>(cells: &'a [Answer], args: &ValidateArgs, key: Option<&str>) -> Option<&'a Answer> {
+/// The answers of the last `cargo xtask matrix --versions all` run.
+const RECORDED_VERSIONS: &str = include_str!("../recorded-versions.json");
+
+/// The version axis' declaration, for resolving `--client-version 1.56`.
+const VERSIONS_TOML: &str = include_str!("../../../xtask/versions.toml");
+
+/// `peer` or `peer@label`: the name a release has in the matrix's cells.
+fn release_name(
+    versions: &VersionsSpec,
+    role: &str,
+    given: &str,
+    version: Option<&str>,
+) -> anyhow::Result<(String, bool)> {
+    let (peer, inline) = soup_conformance::versions::split(given);
+    let query = match (inline, version) {
+        (Some(_), Some(_)) => bail!(
+            "--{role} {given} already names a release: leave out --{role}-version, or give --{role} {peer}"
+        ),
+        (Some(v), None) | (None, Some(v)) => v,
+        (None, None) => return Ok((peer.to_string(), false)),
+    };
+    let label = versions
+        .resolve_label(peer, query)
+        .with_context(|| format!("--{role}-version {query}"))?;
+    if versions.newest.get(peer) == Some(&label) {
+        return Ok((peer.to_string(), false));
+    }
+    let name = format!("{peer}@{label}");
+    if let Some(r) = versions.release(&name).filter(|r| !r.has_role(role)) {
+        bail!(
+            "{name} has no {role} role in the matrix: {}",
+            r.roles_note.as_deref().unwrap_or("see xtask/versions.toml")
+        );
+    }
+    Ok((name, true))
+}
+
+fn find<'a>(
+    cells: &'a [Answer],
+    (client, server): (&str, &str),
+    args: &ValidateArgs,
+    key: Option<&str>,
+) -> Option<&'a Answer> {
     cells.iter().find(|c| {
-        c.client == args.client
-            && c.server == args.server
+        c.client == client
+            && c.server == server
             && c.requested.tls == args.tls
             && c.requested.transport == args.transport
             && (args.tls == "off" || c.requested.key.as_deref() == key)
@@ -60,6 +111,27 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         (Some(k), _) => Some(k.parse::<KeyType>()?.as_str()),
         (None, _) => bail!("--key is required with --tls {}", args.tls),
     };
+    let versions = VersionsSpec::parse(VERSIONS_TOML, &["rust", "go", "python", "python-rs"])
+        .context("the version axis built into this binary does not parse")?;
+    let (client, client_old) = release_name(
+        &versions,
+        "client",
+        &args.client,
+        args.client_version.as_deref(),
+    )?;
+    let (server, server_old) = release_name(
+        &versions,
+        "server",
+        &args.server,
+        args.server_version.as_deref(),
+    )?;
+    if client_old && server_old {
+        bail!(
+            "the matrix crosses one older release at a time with the newest of the other peer: \
+             {client} → {server} was never run; give the newest for one side"
+        );
+    }
+    let versioned = client_old || server_old;
     let (answers, source) = match &args.report {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| {
@@ -76,17 +148,39 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             })?;
             (answers, path.display().to_string())
         }
+        None if versioned => (
+            read_answers(RECORDED_VERSIONS)
+                .context("the version axis recorded into this binary does not parse")?,
+            format!(
+                "`--versions all` run built into soup {}",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ),
         None => (
             read_answers(RECORDED)
                 .context("the matrix recorded into this binary does not parse")?,
             format!("built into soup {}", env!("CARGO_PKG_VERSION")),
         ),
     };
-    let cell = find(&answers.cells, &args, key).with_context(|| {
+    let cell = find(&answers.cells, (&client, &server), &args, key).with_context(|| {
+        let hint = if versioned {
+            let names: std::collections::BTreeSet<&str> = answers
+                .cells
+                .iter()
+                .flat_map(|c| [c.client.as_str(), c.server.as_str()])
+                .filter(|n| n.contains('@'))
+                .collect();
+            format!(
+                "releases in this record: {}",
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        } else {
+            "known clients/servers: rust, go, python, python-rs".to_string()
+        };
         format!(
-            "the recorded matrix has no cell {} → {} tls={} key={} transport={} (known clients/servers: rust, go, python, python-rs)",
-            args.client,
-            args.server,
+            "the recorded matrix has no cell {} → {} tls={} key={} transport={} ({hint})",
+            client,
+            server,
             args.tls,
             key.unwrap_or("-"),
             args.transport
@@ -96,8 +190,8 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let verdict = verdict.as_str().unwrap_or("unknown");
     println!(
         "{} → {}  tls={} key={} transport={}: {} (matrix run of {}, {source})",
-        args.client,
-        args.server,
+        client,
+        server,
         args.tls,
         key.unwrap_or("-"),
         args.transport,
@@ -211,5 +305,52 @@ mod tests {
         assert!(e.contains("soup-rpc/matrix-report/v1"), "{e}");
         let e = read_answers("{").unwrap_err().to_string();
         assert!(e.starts_with("not a matrix report"), "{e}");
+    }
+
+    fn versions() -> VersionsSpec {
+        VersionsSpec::parse(VERSIONS_TOML, &["rust", "go", "python", "python-rs"]).unwrap()
+    }
+
+    #[test]
+    fn the_recorded_version_axis_has_every_declared_release_in_each_of_its_roles() {
+        let answers = read_answers(RECORDED_VERSIONS).unwrap();
+        for r in &versions().releases {
+            let name = r.name();
+            for (role, present) in [
+                ("client", answers.cells.iter().any(|c| c.client == name)),
+                ("server", answers.cells.iter().any(|c| c.server == name)),
+            ] {
+                assert_eq!(
+                    present,
+                    r.has_role(role),
+                    "{name} as {role}: crates/soup-cli/recorded-versions.json is stale; rerun `cargo xtask matrix --versions all`"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn release_names_resolve_from_flags_or_inline() {
+        let v = versions();
+        let name = |given: &str, version: Option<&str>| {
+            release_name(&v, "server", given, version).map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(name("go", None).unwrap(), ("go".into(), false));
+        assert_eq!(name("go", Some("v1.8.0")).unwrap(), ("go".into(), false));
+        assert_eq!(name("go", Some("1.7")).unwrap(), ("go@v1.7.0".into(), true));
+        assert_eq!(name("go@v1.4.8", None).unwrap(), ("go@v1.4.8".into(), true));
+        assert!(
+            name("go@v1.4.8", Some("v1.4.8"))
+                .unwrap_err()
+                .contains("already names a release")
+        );
+        assert!(name("go", Some("v1.6")).unwrap_err().contains("ambiguous"));
+        let e = release_name(&v, "client", "go", Some("v1.4.8"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no client role") && e.contains("RunnerFunc"),
+            "{e}"
+        );
     }
 }

@@ -33,6 +33,13 @@ impl Cause {
 #[rustfmt::skip]
 const RULES: &[(&str, &str, &str, &str)] = &[
     ("rpc", r"(?i)value (differs|mismatch)", "data: a value did not round-trip byte for byte", "data"),
+    // A peer's libraries that do not load together (the version axis installs some outside
+    // their declared constraints): the plugin dies before its handshake, or a host before
+    // its first spawn, with the library's own words in its stderr or report.
+    ("*", r"generated code in \S+ depends on grpcio>=", "library: pyvider-rpcplugin's generated code refuses this grpcio (it needs a newer one)", "lib-grpc"),
+    ("*", r"(?i)incompatible Protobuf Gencode/Runtime", "library: the protobuf runtime is older than pyvider-rpcplugin's generated code", "lib-pb"),
+    // go-plugin hosts ask grpc.health.v1 for the service named `plugin` before any call.
+    ("*", r#"Service 'plugin' not found|service "plugin" not found|unknown service plugin"#, "health: the plugin serves no `plugin` health service (go-plugin hosts check it)", "health"),
     ("*", r"(?i)incompatible api version|no common (protocol )?version", "handshake: no common protocol version", "version"),
     ("*", r"(?i)this binary is a plugin|cookie.*(mismatch|did not match|invalid|missing|not set)", "plugin rejected the magic cookie", "cookie"),
     ("*", r"(?i)no[_ ](shared|common)[_ ]signature|NoSignatureSchemesInCommon", "tls: no common signature algorithm for {KEY}", "tls-sig"),
@@ -59,6 +66,7 @@ const RULES: &[(&str, &str, &str, &str)] = &[
     ("*", r"(?i)connection refused|unavailable|failed to connect|connect error|no such file", "connect: server unavailable", "connect"),
     ("connect", r"", "connect: failed", "connect"),
     ("timeout", r"", "timeout (client's own limit)", "timeout"),
+    ("shutdown", r"(?i)did not exit|was killed", "shutdown: the plugin did not exit after GRPCController.Shutdown", "no-exit"),
     ("rpc", r"", "rpc: call failed", "rpc"),
 ];
 
@@ -295,5 +303,42 @@ mod tests {
     fn human_key_names() {
         assert_eq!(human_key("ec-p256"), "P-256");
         assert_eq!(human_key("rsa-4096"), "RSA-4096");
+    }
+
+    #[test]
+    fn libraries_that_do_not_load_together_are_named_from_the_stderr_tail() {
+        let tail = vec![
+            "RuntimeError: The grpc package installed is at version 1.56.2, but the generated code in grpc_broker_pb2_grpc.py depends on grpcio>=1.75.0. Please upgrade".to_string(),
+        ];
+        let c = classify(&Failure {
+            stage: "handshake",
+            message: "plugin exited before the handshake (exit code 1)",
+            stderr_tail: &tail,
+            key: None,
+            plugin_exit: None,
+        });
+        assert_eq!(c.short, "lib-grpc", "{c:?}");
+        let c = cause(
+            "internal",
+            "pyvider-rpcplugin does not load: VersionError: Detected incompatible Protobuf Gencode/Runtime versions when loading grpc_broker.proto",
+            None,
+        );
+        assert_eq!(c.short, "lib-pb", "{c:?}");
+    }
+
+    #[test]
+    fn a_missing_plugin_health_service_is_not_a_dropped_connection() {
+        let c = cause(
+            "connect",
+            r#"plugin health check failed: NotFound: code: 'Some requested entity was not found', message: "Service 'plugin' not found.""#,
+            None,
+        );
+        assert_eq!(c.short, "health", "{c:?}");
+        let c = cause(
+            "shutdown",
+            "the plugin did not exit within 2 s of GRPCController.Shutdown and was killed",
+            None,
+        );
+        assert_eq!(c.short, "no-exit", "{c:?}");
     }
 }

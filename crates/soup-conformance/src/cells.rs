@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::versions::{self, Release};
+
 /// The matrix declaration (`xtask/matrix.toml`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +76,21 @@ impl Cell {
         self.server == CUSTOM_SERVER
     }
 
+    /// The client's peer, without its release (`go` of `go@v1.6.3`).
+    pub fn client_peer(&self) -> &str {
+        versions::split(&self.client).0
+    }
+
+    /// The server's peer, without its release.
+    pub fn server_peer(&self) -> &str {
+        versions::split(&self.server).0
+    }
+
+    /// Whether a side is an older release (`go@v1.6.3`) of the version axis.
+    pub fn versioned(&self) -> bool {
+        self.client.contains('@') || self.server.contains('@')
+    }
+
     /// A file-name-safe unique id, e.g. `go-python-auto-ec-p256-unix`.
     pub fn id(&self) -> String {
         format!(
@@ -113,6 +130,10 @@ pub struct Filters {
     pub key: Vec<String>,
     /// `--transport`.
     pub transport: Vec<String>,
+    /// `--versions`, resolved: the older releases crossed in (`go@v1.6.3`); empty for the
+    /// newest only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
 }
 
 impl Filters {
@@ -123,6 +144,16 @@ impl Filters {
             && self.tls.is_empty()
             && self.key.is_empty()
             && self.transport.is_empty()
+            && self.versions.is_empty()
+    }
+
+    /// True when only `--versions` is given: every cell of the newest peers runs too.
+    pub fn only_versions(&self) -> bool {
+        Filters {
+            versions: Vec::new(),
+            ..self.clone()
+        }
+        .is_empty()
     }
 }
 
@@ -158,19 +189,59 @@ impl MatrixSpec {
     /// Every cell that passes `filters`: every declared peer takes part, none is left out
     /// because it has not been built (the matrix builds what it runs).
     pub fn expand(&self, filters: &Filters) -> Result<Vec<Cell>> {
+        self.expand_with(filters, &[])
+    }
+
+    /// [`expand`](Self::expand) plus, for each older release (`--versions`), the cells of
+    /// that release crossed with the newest release of every other peer: as a client
+    /// against every server, as a server under every client (as its roles allow).
+    pub fn expand_with(&self, filters: &Filters, releases: &[&Release]) -> Result<Vec<Cell>> {
         let keys: Vec<&String> = self.tls.iter().flat_map(|a| &a.keys).collect();
-        check_known("--client", &filters.client, self.clients.iter())?;
-        check_known("--server", &filters.server, self.servers.iter())?;
+        let base = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|v| versions::split(v).0.to_string())
+                .collect()
+        };
+        check_known("--client", &base(&filters.client), self.clients.iter())?;
+        check_known("--server", &base(&filters.server), self.servers.iter())?;
         check_known("--tls", &filters.tls, self.tls.iter().map(|a| &a.mode))?;
         check_known("--transport", &filters.transport, self.transports.iter())?;
         let none = "none".to_string();
         check_known("--key", &filters.key, keys.into_iter().chain([&none]))?;
         let keep =
             |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        // A peer filter `go` keeps every release of go; `go@v1.6.3` only that one.
+        let keep_peer = |list: &[String], name: &str| {
+            list.is_empty()
+                || list
+                    .iter()
+                    .any(|v| v == name || (!v.contains('@') && versions::split(name).0 == v))
+        };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for client in &self.clients {
+            for server in &self.servers {
+                pairs.push((client.clone(), server.clone()));
+            }
+        }
+        for r in releases {
+            if r.has_role("client") && self.clients.contains(&r.peer) {
+                for server in &self.servers {
+                    pairs.push((r.name(), server.clone()));
+                }
+            }
+            if r.has_role("server") && self.servers.contains(&r.peer) {
+                for client in &self.clients {
+                    pairs.push((client.clone(), r.name()));
+                }
+            }
+        }
 
         let mut cells = Vec::new();
-        for client in self.clients.iter().filter(|c| keep(&filters.client, c)) {
-            for server in self.servers.iter().filter(|s| keep(&filters.server, s)) {
+        for (client, server) in pairs
+            .iter()
+            .filter(|(c, s)| keep_peer(&filters.client, c) && keep_peer(&filters.server, s))
+        {
+            {
                 for axis in self.tls.iter().filter(|a| keep(&filters.tls, &a.mode)) {
                     let keys: Vec<Option<&String>> = if axis.keys.is_empty() {
                         vec![None]
@@ -253,6 +324,7 @@ mod tests {
             tls: vec!["auto".into(), "off".into()],
             key: vec!["ec-p384".into()],
             transport: vec!["unix".into()],
+            ..Filters::default()
         };
         let cells = spec().expand(&filters).unwrap();
         let ids: Vec<_> = cells.iter().map(Cell::id).collect();
@@ -296,5 +368,64 @@ mod tests {
         assert_eq!(columns[0], "off");
         assert_eq!(columns[1], "auto/ec-p256");
         assert_eq!(columns[10], "manual/rsa-4096");
+    }
+
+    fn releases() -> crate::versions::VersionsSpec {
+        crate::versions::VersionsSpec::parse(
+            include_str!("../../../xtask/versions.toml"),
+            &["rust", "go", "python", "python-rs"],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_release_is_crossed_with_the_newest_of_every_other_peer() {
+        let v = releases();
+        let r = v.select(&["go@v1.6.3".into()]).unwrap();
+        let cells = spec().expand_with(&Filters::default(), &r).unwrap();
+        let newest = 4 * 3 * 11 * 2;
+        // as a client against 3 servers, as a server under 4 clients
+        assert_eq!(cells.len(), newest + (3 + 4) * 11 * 2);
+        assert_eq!(
+            &cells[..newest],
+            spec().expand(&Filters::default()).unwrap().as_slice()
+        );
+        let versioned: Vec<&Cell> = cells.iter().filter(|c| c.versioned()).collect();
+        assert!(versioned.iter().all(|c| {
+            (c.client == "go@v1.6.3") != (c.server == "go@v1.6.3")
+                && !(c.client.contains('@') && c.server.contains('@'))
+        }));
+        let c = versioned.iter().find(|c| c.server == "go@v1.6.3").unwrap();
+        assert_eq!(c.server_peer(), "go");
+        assert_eq!(c.id(), "rust-go@v1.6.3-off-tcp");
+        let ids: std::collections::BTreeSet<_> = cells.iter().map(Cell::id).collect();
+        assert_eq!(ids.len(), cells.len(), "ids are unique");
+    }
+
+    #[test]
+    fn a_server_only_release_has_no_client_cells_and_filters_see_releases() {
+        let v = releases();
+        let r = v.select(&["go@v1.4.8".into()]).unwrap();
+        let filters = Filters {
+            server: vec!["go".into()],
+            tls: vec!["off".into()],
+            transport: vec!["unix".into()],
+            ..Filters::default()
+        };
+        let cells = spec().expand_with(&filters, &r).unwrap();
+        let ids: Vec<String> = cells.iter().map(Cell::id).collect();
+        assert_eq!(ids.len(), 4 + 4, "{ids:?}");
+        assert!(
+            ids.contains(&"python-rs-go@v1.4.8-off-unix".to_string()),
+            "{ids:?}"
+        );
+        assert!(cells.iter().all(|c| c.client != "go@v1.4.8"), "server only");
+        let only = Filters {
+            server: vec!["go@v1.4.8".into()],
+            ..filters
+        };
+        let cells = spec().expand_with(&only, &r).unwrap();
+        assert_eq!(cells.len(), 4);
+        assert!(cells.iter().all(|c| c.server == "go@v1.4.8"));
     }
 }

@@ -28,6 +28,7 @@ pub mod runner;
 pub mod script;
 pub mod shard;
 pub mod verdict;
+pub mod versions;
 
 use capabilities::Capabilities;
 use cells::Cell;

@@ -89,7 +89,7 @@ pub struct CellRecord {
 }
 
 /// What a cell asked for.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Requested {
     /// `off`, `auto`, `manual`.
     pub tls: String,
@@ -100,6 +100,14 @@ pub struct Requested {
 }
 
 impl Requested {
+    /// `auto/ec-p521 unix`, `off tcp`.
+    pub fn label(&self) -> String {
+        match &self.key {
+            Some(k) => format!("{}/{k} {}", self.tls, self.transport),
+            None => format!("{} {}", self.tls, self.transport),
+        }
+    }
+
     /// What `cell` asks for.
     pub fn of(cell: &crate::cells::Cell) -> Self {
         Requested {

@@ -192,10 +192,11 @@ fn judge_report(
         });
         return Judgement::fail(cause, error.message.clone());
     }
-    if report.peer.language != cell.client {
+    if report.peer.language != cell.client_peer() {
         let text = format!(
             "report is from a {} client, the cell's client is {}",
-            report.peer.language, cell.client
+            report.peer.language,
+            cell.client_peer()
         );
         return Judgement::fail(
             Cause::new("peer", "peer: wrong client language in report"),
@@ -251,7 +252,7 @@ fn judge_report(
 
 /// Steps in the contract's order, each ok and byte-exact.
 fn check_steps(cell: &Cell, report: &PeerReport) -> Option<Judgement> {
-    let expected = expected_steps(&cell.client);
+    let expected = expected_steps(cell.client_peer());
     for (i, want) in expected.iter().enumerate() {
         let Some(got) = report.steps.get(i) else {
             let text = format!(
