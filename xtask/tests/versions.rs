@@ -25,24 +25,44 @@ fn xtask(args: &[&str]) -> std::process::Output {
         .expect("running xtask")
 }
 
+/// The README's command (section "Across releases").
+const RUN: [&str; 13] = [
+    "matrix",
+    "--versions",
+    "go@v1.4.8",
+    "--server",
+    "go@v1.4.8",
+    "--client",
+    "rust,go",
+    "--tls",
+    "off,auto",
+    "--key",
+    "none,ec-p521",
+    "--transport",
+    "unix",
+];
+
+/// Both matrix tests write target/matrix/partial: one at a time.
+static MATRIX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn partial_cells() -> Vec<(String, String)> {
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("target/matrix/partial/report.json")).unwrap(),
+    )
+    .unwrap();
+    report["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].to_string(), c["verdict"].to_string()))
+        .collect()
+}
+
 #[test]
 #[ignore = "needs the peers and the Go module proxy: `cargo xtask test` runs it"]
 fn go_plugin_v1_4_8_is_built_from_its_own_go_mod_and_runs_under_the_newest_hosts() {
-    let out = xtask(&[
-        "matrix",
-        "--versions",
-        "go@v1.4.8",
-        "--server",
-        "go@v1.4.8",
-        "--client",
-        "rust,go",
-        "--tls",
-        "off,auto",
-        "--key",
-        "none,ec-p521",
-        "--transport",
-        "unix",
-    ]);
+    let _one = MATRIX.lock().unwrap_or_else(|e| e.into_inner());
+    let out = xtask(&RUN);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -75,6 +95,73 @@ fn go_plugin_v1_4_8_is_built_from_its_own_go_mod_and_runs_under_the_newest_hosts
             ("go-go@v1.4.8-auto-ec-p521-unix", "pass"),
         ],
         "{report:#}"
+    );
+}
+
+#[test]
+#[ignore = "needs the peers and the Go module proxy: `cargo xtask test` runs it"]
+fn shards_of_a_versions_run_merge_into_it_and_another_definition_is_refused() {
+    let _one = MATRIX.lock().unwrap_or_else(|e| e.into_inner());
+    let whole = xtask(&RUN);
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let whole = partial_cells();
+    let mut dirs = Vec::new();
+    for i in 1..=2 {
+        let shard = format!("{i}/2");
+        let mut args = RUN.to_vec();
+        args.extend(["--no-build", "--shard", &shard]);
+        let out = xtask(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dirs.push(format!("target/matrix/shards/{i}-of-2"));
+    }
+    let mut merge = vec!["matrix", "merge"];
+    merge.extend(dirs.iter().map(String::as_str));
+    let out = xtask(&merge);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        partial_cells(),
+        whole,
+        "two shards merged equal the whole run"
+    );
+
+    // A shard of the newest-only definition does not merge with a versions shard.
+    let out = xtask(&[
+        "matrix",
+        "--no-build",
+        "--client",
+        "rust,go",
+        "--server",
+        "go",
+        "--tls",
+        "off",
+        "--transport",
+        "unix",
+        "--shard",
+        "2/2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = xtask(&["matrix", "merge", &dirs[0], "target/matrix/shards/2-of-2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("definition") || stderr.contains("filters"),
+        "{stderr}"
     );
 }
 
