@@ -225,18 +225,12 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
             .map(|p| versions::split(p).0)
             .collect();
         crate::peers::build(&to_build.into_iter().collect::<Vec<_>>())?;
-        let used: Vec<&Release> = clients
+        let used: Vec<&Release> = releases
             .iter()
-            .chain(&servers)
-            .filter_map(|p| release_of(p))
-            .collect::<Vec<_>>();
-        let mut unique: Vec<&Release> = Vec::new();
-        for r in used {
-            if !unique.contains(&r) {
-                unique.push(r);
-            }
-        }
-        crate::peers::build_releases(&unique)?;
+            .copied()
+            .filter(|r| clients.contains(&r.name()) || servers.contains(&r.name()))
+            .collect();
+        crate::peers::build_releases(&used)?;
     }
 
     let mut argvs: BTreeMap<(String, &str), Vec<String>> = BTreeMap::new();
@@ -399,14 +393,8 @@ fn run_compatibility(args: &MatrixArgs) -> Result<()> {
         Outputs::Custom
     } else if let Some(s) = args.shard {
         Outputs::Shard(s)
-    } else if filters.is_empty() {
-        Outputs::Full
-    } else if filters.only_versions() {
-        Outputs::Versions {
-            all: releases.len() == versions.releases.len(),
-        }
     } else {
-        Outputs::Partial
+        Outputs::of_unsharded(&filters, &releases, &versions)
     };
     write_outputs(&root, &spec, &versions, &results, &meta, out)
 }
@@ -456,6 +444,22 @@ enum Outputs {
         /// Every declared release ran.
         all: bool,
     },
+}
+
+impl Outputs {
+    /// Where an unsharded run (or the merge of all its shards) of the matrix's own peers
+    /// writes: the filters and the releases decide.
+    fn of_unsharded(filters: &Filters, releases: &[&Release], versions: &VersionsSpec) -> Self {
+        if filters.is_empty() {
+            Outputs::Full
+        } else if filters.only_versions() {
+            Outputs::Versions {
+                all: releases.len() == versions.releases.len(),
+            }
+        } else {
+            Outputs::Partial
+        }
+    }
 }
 
 /// `PEER capabilities` once per distinct command.
@@ -529,11 +533,10 @@ fn write_outputs(
             .collect();
         let mut newest_meta = meta.clone();
         newest_meta.peers.retain(|name, _| !name.contains('@'));
-        let answers = outputs::recorded_answers(results, meta);
         if all {
             fs::write(
                 root.join(RECORDED_VERSIONS),
-                serde_json::to_string_pretty(&answers)? + "\n",
+                serde_json::to_string_pretty(&outputs::recorded_answers(results, meta))? + "\n",
             )?;
         }
         write_set(
@@ -702,14 +705,6 @@ fn merge(args: &MergeArgs) -> Result<()> {
     let cells = spec.expand_with(&filters, &releases)?;
     let definition = definition(&matrix_toml, &versions_toml, &filters);
     let (results, meta) = shard::merge(files, &cells, &definition)?;
-    let out = if filters.is_empty() {
-        Outputs::Full
-    } else if filters.only_versions() {
-        Outputs::Versions {
-            all: releases.len() == versions.releases.len(),
-        }
-    } else {
-        Outputs::Partial
-    };
+    let out = Outputs::of_unsharded(&filters, &releases, &versions);
     write_outputs(&root, &spec, &versions, &results, &meta, out)
 }

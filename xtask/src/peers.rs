@@ -41,6 +41,11 @@ pub struct PeersArgs {
     pub versions_file: Option<PathBuf>,
 }
 
+/// How to get the toolchains the Go and Python peers build with.
+const GO_HINT: &str = "install Go 1.26 or newer (e.g. `apt-get install golang-go`, or the official tarball) and put `go` on PATH";
+const PYTHON_HINT: &str =
+    "install Python 3.10 or newer with venv support (e.g. `apt-get install python3 python3-venv`)";
+
 /// The peers this command knows how to build.
 pub const BUILDABLE: [&str; 4] = ["rust", "go", "python", "python-rs"];
 
@@ -79,10 +84,7 @@ pub fn build_releases(releases: &[&Release]) -> Result<()> {
 }
 
 fn build_go_release(root: &Path, r: &Release, modfile: &str) -> Result<()> {
-    let go = require_tool(
-        "go",
-        "install Go 1.26 or newer (e.g. `apt-get install golang-go`, or the official tarball) and put `go` on PATH",
-    )?;
+    let go = require_tool("go", GO_HINT)?;
     let modfile = root.join(modfile);
     let text = fs::read_to_string(&modfile)
         .with_context(|| format!("{}: reading its modfile {}", r.name(), modfile.display()))?;
@@ -191,10 +193,7 @@ fn unserved_go_modules(json_stream: &str, stderr: &str) -> Vec<String> {
 }
 
 fn build_python_release(root: &Path, r: &Release, requirements: &str) -> Result<()> {
-    let python = require_tool(
-        "python3",
-        "install Python 3.10 or newer with venv support (e.g. `apt-get install python3 python3-venv`)",
-    )?;
+    let python = require_tool("python3", PYTHON_HINT)?;
     let req = root.join(requirements);
     let text = fs::read_to_string(&req)
         .with_context(|| format!("{}: reading its pins {}", r.name(), req.display()))?;
@@ -362,10 +361,7 @@ fn build_rust(root: &Path) -> Result<()> {
 }
 
 fn build_go(root: &Path) -> Result<()> {
-    let go = require_tool(
-        "go",
-        "install Go 1.26 or newer (e.g. `apt-get install golang-go`, or the official tarball) and put `go` on PATH",
-    )?;
+    let go = require_tool("go", GO_HINT)?;
     let module = root.join("go");
     let package = go_main_package(&module)?;
     let out = root.join("target/peers/bin/soup-go");
@@ -430,10 +426,7 @@ fn go_main_package(module: &Path) -> Result<String> {
 }
 
 fn build_python(root: &Path) -> Result<()> {
-    let python = require_tool(
-        "python3",
-        "install Python 3.10 or newer with venv support (e.g. `apt-get install python3 python3-venv`)",
-    )?;
+    let python = require_tool("python3", PYTHON_HINT)?;
     if cmd!(&python, "-c", "import venv, ensurepip")
         .stdout_null()
         .stderr_null()

@@ -394,7 +394,7 @@ pub fn markdown(answers: &RecordedAnswers, spec: &VersionsSpec) -> String {
                     if same.is_some_and(|n| n.verdict == a.verdict) {
                         continue;
                     }
-                    let was = same.map_or("absent".to_string(), |n| verdict_word(n.verdict));
+                    let was = same.map_or("absent", |n| verdict_word(n.verdict));
                     let why = a
                         .cause
                         .clone()
@@ -448,14 +448,13 @@ pub fn markdown(answers: &RecordedAnswers, spec: &VersionsSpec) -> String {
     out
 }
 
-fn verdict_word(v: Verdict) -> String {
+fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "pass",
         Verdict::Fail => "fail",
         Verdict::Timeout => "timeout",
         Verdict::NotApplicable => "n/a",
     }
-    .to_string()
 }
 
 #[cfg(test)]
