@@ -17,6 +17,9 @@ use cli::{Cli, Command, ConnArgs, KvCommand};
 use soup_client::{KvClient, LaunchConfig};
 use soup_peer::report::{ClientRun, run_client};
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

@@ -105,7 +105,7 @@ impl kv_proto::Kv for KvService {
         let kv_proto::PutRequest { key, value } = request.into_inner();
         let value = enriched.unwrap_or(value);
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.put(&key, &value))
+        tokio::task::spawn_blocking(move || store.put_shared(&key, std::sync::Arc::new(value)))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(to_status)?;

@@ -192,6 +192,13 @@ impl FileStore {
 
     /// Writes a value atomically and durably; returns once it is on disk.
     pub fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.put_shared(key, Arc::new(value.to_vec()))
+    }
+
+    /// [`put`](Self::put) of a value the caller already owns: the in-memory copy is this
+    /// same allocation, so a large Put is not copied once more (the plugin's Put handler
+    /// hands over the request's buffer).
+    pub fn put_shared(&self, key: &str, value: Arc<Vec<u8>>) -> Result<(), StoreError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -202,7 +209,7 @@ impl FileStore {
             .prefix(".tmp-")
             .tempfile_in(&self.dir)
             .map_err(io(&self.dir))?;
-        tmp.write_all(value).map_err(io(tmp.path()))?;
+        tmp.write_all(&value).map_err(io(tmp.path()))?;
         tmp.as_file().sync_all().map_err(io(tmp.path()))?;
         let file = tmp.persist(&target).map_err(|e| StoreError::Io {
             path: target.clone(),
@@ -214,7 +221,7 @@ impl FileStore {
         // Stamped after the rename (which changes ctime), from our own handle: if another
         // process has replaced the file since, the stamp will not match and Gets re-read.
         let stamp = FileStamp::of(&file.metadata().map_err(io(&target))?);
-        self.cache().insert(key, stamp, Arc::new(value.to_vec()));
+        self.cache().insert(key, stamp, value);
         Ok(())
     }
 }

@@ -290,7 +290,7 @@ impl Broker {
                     });
                 }
                 let incoming = accept_loop(listener.clone(), tls, stop.clone());
-                let res = tonic::transport::Server::builder()
+                let res = crate::transport::h2::server(tonic::transport::Server::builder())
                     .add_routes(routes)
                     .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
                     .await;
@@ -683,8 +683,8 @@ async fn dial_channel(
             }
         })
     };
-    let endpoint =
-        Endpoint::from_static("http://localhost").connect_timeout(Duration::from_secs(10));
+    let endpoint = crate::transport::h2::endpoint(Endpoint::from_static("http://localhost"))
+        .connect_timeout(Duration::from_secs(10));
     endpoint
         .connect_with_connector(connector)
         .await

@@ -112,8 +112,8 @@ pub(crate) async fn connect(
             }
         })
     };
-    let endpoint =
-        Endpoint::from_static("http://localhost").connect_timeout(Duration::from_secs(10));
+    let endpoint = crate::transport::h2::endpoint(Endpoint::from_static("http://localhost"))
+        .connect_timeout(Duration::from_secs(10));
     match endpoint.connect_with_connector(connector).await {
         Ok(channel) => {
             let session = state.lock().expect("dial state").session.clone();

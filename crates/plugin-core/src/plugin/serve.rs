@@ -301,7 +301,7 @@ pub async fn serve_with(
         "plugin serving"
     );
 
-    let server = tonic::transport::Server::builder()
+    let server = crate::transport::h2::server(tonic::transport::Server::builder())
         // h2's rapid-reset guard (20 by default) closes the connection when a host's
         // deadlines expire on many calls at once (a stalled plugin): every later call
         // then fails. The only peer here is our own host, on loopback or a unix socket.
