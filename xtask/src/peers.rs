@@ -495,6 +495,8 @@ fn build_python_rs(root: &Path) -> Result<()> {
         "crates/plugin-core",
         "crates/kv-proto",
         "proto",
+        // The workspace manifest: dependency features and profiles live there.
+        "Cargo.toml",
         "Cargo.lock",
         ".cargo/config.toml",
     ]

@@ -4,7 +4,11 @@
 //!   `soup kv get` launch of the same plugin, whole processes, interleaved;
 //! - Python: a Get through grpcio's generated stub over `soup_rpc`'s `.channel`, against
 //!   `KvClient.get` and against grpcio's own channel to the same plaintext plugin
-//!   (`python/peer/soup_rs_channel_bench.py`).
+//!   (`python/peer/soup_rs_channel_bench.py`);
+//! - the floor under every Get: a 16-byte round trip to another process over a unix socket
+//!   with no RPC stack at all (`cat` echoing one end of a socketpair), so a target such as
+//!   "N× lower than grpcio" can be read against what the machine allows: no client's Get
+//!   p50 can be lower than the floor's, however little it does.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -28,7 +32,57 @@ pub fn run(root: &Path, store: &Path, quick: bool) -> Value {
     ];
     let probe = probe_vs_get(&soup, &plugin, if quick { 5 } else { 30 });
     let channel = channel(root, &server, &store, if quick { 500 } else { 5000 });
-    json!({ "probe": probe, "channel": channel })
+    let floor = floor(if quick { 2_000 } else { 20_000 }).unwrap_or_else(|e| json!({ "error": e }));
+    json!({ "probe": probe, "channel": channel, "floor": floor })
+}
+
+/// The process round-trip floor: `rounds` sequential 16-byte echoes through `cat`, whose
+/// stdin and stdout are the same end of a unix socketpair (so the bytes cross the same
+/// kind of socket a plugin's Get does, and wake the same two processes), in µs.
+fn floor(rounds: usize) -> Result<Value, String> {
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    let (mut ours, theirs) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    let theirs_out = theirs.try_clone().map_err(|e| format!("socketpair: {e}"))?;
+    let mut cat = Command::new("cat")
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::from(OwnedFd::from(theirs_out)))
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run cat: {e}"))?;
+    let mut echo = || -> Result<Vec<f64>, String> {
+        let msg = [7u8; 16];
+        let mut back = [0u8; 16];
+        let mut us = Vec::with_capacity(rounds);
+        for i in 0..rounds + rounds / 10 {
+            let t = Instant::now();
+            ours.write_all(&msg)
+                .map_err(|e| format!("write to cat: {e}"))?;
+            ours.read_exact(&mut back)
+                .map_err(|e| format!("read from cat: {e}"))?;
+            // The first tenth warms up (page faults, scheduler placement), as the Gets do.
+            if i >= rounds / 10 {
+                us.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        Ok(us)
+    };
+    let result = echo();
+    // EOF on its stdin ends cat; kill it anyway if the echo failed half-way.
+    let _ = ours.shutdown(std::net::Shutdown::Both);
+    if result.is_err() {
+        let _ = cat.kill();
+    }
+    let _ = cat.wait();
+    let mut us = result?;
+    us.sort_by(f64::total_cmp);
+    let at = |q: f64| round(us[((us.len() - 1) as f64 * q) as usize]);
+    Ok(json!({
+        "what": "16-byte round trip to cat echoing a unix socketpair",
+        "rounds": us.len(),
+        "round_trip_us": { "p50": at(0.5), "p99": at(0.99), "min": round(us[0]) },
+    }))
 }
 
 fn timed(cmd: &mut Command) -> Result<f64, String> {
@@ -156,5 +210,65 @@ pub fn table(t: &Value) -> String {
             ));
         }
     }
+    let fl = &t["floor"];
+    match fl["error"].as_str() {
+        Some(e) => s.push_str(&format!("  floor: failed: {e}\n")),
+        None if fl.is_null() => {}
+        None => {
+            let floor = f(&fl["round_trip_us"]["p50"]);
+            s.push_str(&format!(
+                "  floor: a 16-byte round trip to another process over a unix socket (no RPC stack) p50 {floor:.0} µs, p99 {:.0} µs\n",
+                f(&fl["round_trip_us"]["p99"])
+            ));
+            let g = |k: &str| f(&c["get_latency_us"][k]["p50"]);
+            if c["error"].is_null() && floor > 0.0 {
+                s.push_str(&format!(
+                    "  over the floor: .channel {:.1}×, KvClient.get {:.1}×, grpcio {:.1}× (so no client can be more than {:.1}× lower than grpcio here)\n",
+                    g("channel_get") / floor,
+                    g("kv_get") / floor,
+                    g("grpcio_get") / floor,
+                    g("grpcio_get") / floor
+                ));
+            }
+        }
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_echoes_through_another_process() {
+        let v = floor(200).expect("cat echoes a socketpair");
+        assert_eq!(v["rounds"], 200, "{v}");
+        let p50 = v["round_trip_us"]["p50"].as_f64().unwrap();
+        let p99 = v["round_trip_us"]["p99"].as_f64().unwrap();
+        let min = v["round_trip_us"]["min"].as_f64().unwrap();
+        assert!(min > 0.0 && min <= p50 && p50 <= p99, "{v}");
+    }
+
+    #[test]
+    fn the_table_reads_each_get_against_the_floor() {
+        let t = json!({
+            "probe": { "error": "not run" },
+            "channel": { "get_latency_us": {
+                "channel_get": { "p50": 100.0 },
+                "kv_get": { "p50": 80.0 },
+                "grpcio_get": { "p50": 300.0 },
+            }, "p50_ratios": { "channel_over_kv": 1.25, "channel_over_grpcio": 0.33 } },
+            "floor": { "round_trip_us": { "p50": 50.0, "p99": 90.0, "min": 40.0 } },
+        });
+        let s = table(&t);
+        assert!(s.contains("p50 50 µs, p99 90 µs"), "{s}");
+        assert!(
+            s.contains(".channel 2.0×, KvClient.get 1.6×, grpcio 6.0× (so no client can be more than 6.0× lower than grpcio here)"),
+            "{s}"
+        );
+        let failed = table(
+            &json!({ "probe": {"error": "x"}, "channel": {"error": "y"}, "floor": { "error": "cannot run cat" } }),
+        );
+        assert!(failed.contains("floor: failed: cannot run cat"), "{failed}");
+    }
 }
