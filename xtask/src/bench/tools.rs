@@ -75,13 +75,11 @@ fn floor(rounds: usize) -> Result<Value, String> {
         let _ = cat.kill();
     }
     let _ = cat.wait();
-    let mut us = result?;
-    us.sort_by(f64::total_cmp);
-    let at = |q: f64| round(us[((us.len() - 1) as f64 * q) as usize]);
+    let us = result?;
     Ok(json!({
         "what": "16-byte round trip to cat echoing a unix socketpair",
         "rounds": us.len(),
-        "round_trip_us": { "p50": at(0.5), "p99": at(0.99), "min": round(us[0]) },
+        "round_trip_us": stats(us),
     }))
 }
 
@@ -103,8 +101,14 @@ fn timed(cmd: &mut Command) -> Result<f64, String> {
 
 fn stats(mut v: Vec<f64>) -> Value {
     v.sort_by(f64::total_cmp);
-    let p50 = v[v.len() / 2];
-    json!({ "p50": round(p50), "min": round(v[0]), "max": round(v[v.len() - 1]), "n": v.len() })
+    let at = |q: f64| round(v[((v.len() - 1) as f64 * q) as usize]);
+    json!({
+        "p50": round(v[v.len() / 2]),
+        "p99": at(0.99),
+        "min": round(v[0]),
+        "max": round(v[v.len() - 1]),
+        "n": v.len(),
+    })
 }
 
 fn round(x: f64) -> f64 {
@@ -220,14 +224,13 @@ pub fn table(t: &Value) -> String {
                 "  floor: a 16-byte round trip to another process over a unix socket (no RPC stack) p50 {floor:.0} µs, p99 {:.0} µs\n",
                 f(&fl["round_trip_us"]["p99"])
             ));
-            let g = |k: &str| f(&c["get_latency_us"][k]["p50"]);
+            let over = |k: &str| f(&c["get_latency_us"][k]["p50"]) / floor;
             if c["error"].is_null() && floor > 0.0 {
+                let grpcio = over("grpcio_get");
                 s.push_str(&format!(
-                    "  over the floor: .channel {:.1}×, KvClient.get {:.1}×, grpcio {:.1}× (so no client can be more than {:.1}× lower than grpcio here)\n",
-                    g("channel_get") / floor,
-                    g("kv_get") / floor,
-                    g("grpcio_get") / floor,
-                    g("grpcio_get") / floor
+                    "  over the floor: .channel {:.1}×, KvClient.get {:.1}×, grpcio {grpcio:.1}× (so no client can be more than {grpcio:.1}× lower than grpcio here)\n",
+                    over("channel_get"),
+                    over("kv_get"),
                 ));
             }
         }
