@@ -22,7 +22,7 @@ mod svg;
 mod tools;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -59,6 +59,77 @@ pub struct BenchArgs {
     /// Where the outputs go (default target/bench).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Where the plugins keep their stores during the run (default: a fresh directory on
+    /// tmpfs, `/dev/shm`, when the machine has one, else OUT/store). Every peer's store
+    /// fsyncs each Put twice; on a disk those flushes are most of a 1 MiB Put and vary
+    /// run to run, so the default measures the RPC. Give a directory on a disk to measure
+    /// what a Put to disk costs.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<std::path::PathBuf>,
+}
+
+/// Where the plugins' stores live for a run, and the filesystem under it.
+struct StoreDir {
+    path: PathBuf,
+    fs: Option<String>,
+    /// Removes the directory at the end when we made it.
+    _made: Option<tempfile::TempDir>,
+}
+
+impl StoreDir {
+    fn choose(given: Option<&Path>, out_dir: &Path) -> Result<StoreDir> {
+        let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let (path, made) = match given {
+            Some(dir) => {
+                fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the store directory {}", dir.display()))?;
+                (dir.to_path_buf(), None)
+            }
+            None if fs_of(&mounts, Path::new(SHM)).as_deref() == Some("tmpfs") => {
+                let made = tempfile::Builder::new()
+                    .prefix("soup-bench-")
+                    .tempdir_in(SHM)
+                    .with_context(|| format!("creating a store directory in {SHM}"))?;
+                (made.path().to_path_buf(), Some(made))
+            }
+            None => (out_dir.join("store"), None),
+        };
+        let path = path.canonicalize().unwrap_or(path);
+        Ok(StoreDir {
+            fs: fs_of(&mounts, &path),
+            path,
+            _made: made,
+        })
+    }
+
+    fn describe(&self) -> Value {
+        json!({"path": self.path.display().to_string(), "fs": self.fs})
+    }
+}
+
+const SHM: &str = "/dev/shm";
+
+/// The filesystem type `path` is on, from `/proc/self/mounts` text: the entry with the
+/// longest mount point that contains `path` (the last one mounted wins a tie).
+fn fs_of(mounts: &str, path: &Path) -> Option<String> {
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (_dev, point, fs) = (f.next()?, f.next()?, f.next()?);
+            // /proc/self/mounts escapes spaces and tabs in mount points as octal.
+            let point = point.replace("\\040", " ").replace("\\011", "\t");
+            path.starts_with(&point)
+                .then(|| (Path::new(&point).components().count(), fs.to_string()))
+        })
+        .fold(
+            None,
+            |best: Option<(usize, String)>, (depth, fs)| match best {
+                Some((d, _)) if d > depth => best,
+                _ => Some((depth, fs)),
+            },
+        )
+        .map(|(_, fs)| fs)
 }
 
 /// A section of the benchmark.
@@ -89,7 +160,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| root.join("target/bench"));
     fs::create_dir_all(&out_dir)?;
-    let store = out_dir.join("store");
+    let store_dir = StoreDir::choose(args.store.as_deref(), &out_dir)?;
+    let store = store_dir.path.clone();
     let mut chosen = if wants(Section::Grid) {
         conf.pairings(&store.display().to_string())
     } else {
@@ -198,6 +270,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         broker_section,
         started.elapsed(),
         &root,
+        store_dir.describe(),
     );
     let mut report = report;
     report["tools"] = tools_section.unwrap_or(Value::Null);
@@ -312,6 +385,7 @@ fn assemble(
     broker: Option<Value>,
     wall: Duration,
     root: &Path,
+    store: Value,
 ) -> Value {
     let figs: Vec<_> = runs
         .iter()
@@ -371,6 +445,7 @@ fn assemble(
         "wall_secs": wall.as_secs_f64(),
         "quick": args.quick,
         "load": load,
+        "store": store,
         "transport": conf.transport,
         "baseline": format!("{}:{}", conf.baseline.host, conf.baseline.plugin),
         "machine": docs::machine(),
@@ -399,4 +474,46 @@ fn validate(root: &Path, report: &Value) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTS: &str = "\
+/dev/vda / ext4 rw,relatime 0 0
+proc /proc proc rw,nosuid 0 0
+tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0
+/dev/vdb /work/my\\040disk ext4 rw 0 0
+tmpfs /work/my\\040disk/ram tmpfs rw 0 0
+";
+
+    #[test]
+    fn the_store_filesystem_is_the_deepest_mount_containing_it() {
+        let fs = |p: &str| fs_of(MOUNTS, Path::new(p));
+        assert_eq!(fs("/dev/shm/soup-bench-x").as_deref(), Some("tmpfs"));
+        assert_eq!(
+            fs("/dev/shmem").as_deref(),
+            Some("ext4"),
+            "a name prefix is not a mount"
+        );
+        assert_eq!(fs("/work/main/target/bench/store").as_deref(), Some("ext4"));
+        assert_eq!(fs("/work/my disk/store").as_deref(), Some("ext4"));
+        assert_eq!(fs("/work/my disk/ram/store").as_deref(), Some("tmpfs"));
+        assert_eq!(fs_of("", Path::new("/x")), None);
+    }
+
+    #[test]
+    fn a_given_store_directory_is_used_and_described() {
+        let dir = tempfile::tempdir().unwrap();
+        let want = dir.path().join("stores");
+        let chosen = StoreDir::choose(Some(&want), dir.path()).unwrap();
+        assert!(want.is_dir());
+        assert_eq!(chosen.path, want.canonicalize().unwrap());
+        assert_eq!(
+            chosen.describe()["path"],
+            json!(want.canonicalize().unwrap().display().to_string())
+        );
+        assert!(chosen.fs.is_some(), "every path is on some mount");
+    }
 }

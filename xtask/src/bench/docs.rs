@@ -177,14 +177,15 @@ pub fn write(report: &Value, md: &Path, svg_dir: &Path, svg_link: &str) -> Resul
     let _ = writeln!(
         s,
         "- load: {} repetitions; {} launches for cold start; {} sequential Gets of 16 bytes; \
-         {} in flight for {} s; {} Puts of 1 MiB; transport {}\n",
+         {} in flight for {} s; {} Puts of 1 MiB; transport {}; {}\n",
         l["reps"],
         l["launches"],
         l["gets"],
         l["concurrency"],
         l["duration_secs"],
         l["puts"],
-        report["transport"].as_str().unwrap_or("")
+        report["transport"].as_str().unwrap_or(""),
+        store_line(&report["store"])
     );
     if !pairings.is_empty() {
         grid_results(&mut s, report, &pairings, svg_link);
@@ -349,5 +350,18 @@ fn broker_results(s: &mut String, section: &Value, pairings: &[Value], svg_link:
     s.push('\n');
     for (file, chart) in &BROKER_CHARTS {
         let _ = writeln!(s, "![{}]({svg_link}/{file})\n", chart.title);
+    }
+}
+
+/// Where the stores were, in words: on tmpfs the Puts measure the RPC, on a disk they
+/// include its flushes.
+fn store_line(store: &Value) -> String {
+    match store["fs"].as_str() {
+        Some("tmpfs") => "stores on tmpfs (every peer's store fsyncs each Put twice; on this \
+                          machine's disk those flushes were most of a 1 MiB Put and varied \
+                          run to run, so Put MB/s measures the RPC)"
+            .to_string(),
+        Some(fs) => format!("stores on {fs} (Put MB/s includes the store's two fsyncs per Put)"),
+        None => "stores on an unknown filesystem".to_string(),
     }
 }
