@@ -80,11 +80,7 @@ impl StoreDir {
     fn choose(given: Option<&Path>, out_dir: &Path) -> Result<StoreDir> {
         let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         let (path, made) = match given {
-            Some(dir) => {
-                fs::create_dir_all(dir)
-                    .with_context(|| format!("creating the store directory {}", dir.display()))?;
-                (dir.to_path_buf(), None)
-            }
+            Some(dir) => (dir.to_path_buf(), None),
             None if fs_of(&mounts, Path::new(SHM)).as_deref() == Some("tmpfs") => {
                 let made = tempfile::Builder::new()
                     .prefix("soup-bench-")
@@ -94,6 +90,10 @@ impl StoreDir {
             }
             None => (out_dir.join("store"), None),
         };
+        // Made now, so the path canonicalizes (a relative --out included) and its mount is
+        // found.
+        fs::create_dir_all(&path)
+            .with_context(|| format!("creating the store directory {}", path.display()))?;
         let path = path.canonicalize().unwrap_or(path);
         Ok(StoreDir {
             fs: fs_of(&mounts, &path),
